@@ -1,0 +1,143 @@
+"""Credential lifecycle: root tokens, tokens minted by unexpected identities, long TTLs,
+orphans, revoked tokens still in use, audit devices touched."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+from detector.detectors.base import Finding, combine
+from detector.event import EnrichedEvent
+from detector.state import IdentityState
+
+__all__ = ["Lifecycle"]
+
+_DAY = 86400.0
+
+
+class LifecycleState:
+    """How many tokens an identity created (orphans among them) and their longest TTL."""
+
+    __slots__ = ("created", "orphans", "longest_ttl")
+
+    def __init__(self) -> None:
+        self.created = 0
+        self.orphans = 0
+        self.longest_ttl = 0
+
+
+class Lifecycle:
+    """The signs of a credential being minted, kept or used in ways that outlive a theft.
+
+    Root tokens are for emergencies; an orphan token survives the revocation of its
+    parent; an unusually long TTL keeps access open; a token Vault no longer accepts means
+    someone still holds it; an audit device changed can hide the rest. Token creation by
+    an identity that has never created one (after its learning period) and TTLs far beyond
+    what it created before compare with its history.
+
+    Parameters
+    ----------
+    long_ttl
+        Seconds of TTL that count as long for an identity with no history of creating tokens.
+    ttl_factor
+        How many times its previous longest TTL a new token's TTL must exceed to count.
+    min_history
+        Learned events before "first token it ever minted" counts.
+    """
+
+    name: ClassVar[str] = "lifecycle"
+
+    def __init__(
+        self, long_ttl: float = 7 * _DAY, ttl_factor: float = 4.0, min_history: int = 20
+    ) -> None:
+        self.long_ttl = long_ttl
+        self.ttl_factor = ttl_factor
+        self.min_history = min_history
+
+    def __repr__(self) -> str:
+        return (
+            f"Lifecycle(long_ttl={self.long_ttl}, ttl_factor={self.ttl_factor}, "
+            f"min_history={self.min_history})"
+        )
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"long_ttl": _DAY, "min_history": 5}
+
+    # -- contract ------------------------------------------------------------------------
+
+    def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
+        e = event.event
+        who = event.display_identity
+        parts: list[tuple[float, str, bool]] = []
+        if "root" in e.policies:
+            parts.append((0.9, f"root token used by {who} for {e.action} {e.resource}", True))
+        if e.metadata.get("credential_state") == "invalid":
+            parts.append(
+                (
+                    0.5,
+                    f"call with a token of {who} that Vault no longer accepts (revoked or "
+                    "expired): someone still holds it",
+                    True,
+                )
+            )
+        if e.resource.startswith("sys/audit") and e.action == "admin":
+            parts.append((0.85, f"audit device changed ({e.operation} {e.resource})", True))
+        elif e.resource.startswith("sys/generate-root"):
+            parts.append((0.7, f"root token generation ({e.operation} {e.resource})", True))
+        if e.new_credential and e.action == "token-create":
+            parts.extend(self._minted(event, state))
+        return combine(self.name, parts, credential=e.new_credential or e.credential)
+
+    def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        e = event.event
+        if not (e.new_credential and e.action == "token-create"):
+            return
+        life: LifecycleState | None = state.lifecycle
+        if life is None:
+            life = state.lifecycle = LifecycleState()
+        life.created += 1
+        life.orphans += e.new_credential_orphan
+        life.longest_ttl = max(life.longest_ttl, e.new_credential_ttl or 0)
+
+    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        """The lifecycle has no short-term context."""
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _minted(self, event: EnrichedEvent, state: IdentityState) -> list[tuple[float, str, bool]]:
+        e = event.event
+        who = event.display_identity
+        life: LifecycleState | None = state.lifecycle
+        created = life.created if life else 0
+        parts: list[tuple[float, str, bool]] = []
+        if "root" in e.new_credential_policies:
+            parts.append((0.9, f"{who} created a token with the root policy", True))
+        if e.new_credential_orphan and not (life and life.orphans):
+            parts.append(
+                (0.6, f"{who} created an orphan token (it survives its parent's revocation)", True)
+            )
+        if created == 0 and state.learned >= self.min_history:
+            parts.append(
+                (
+                    0.5,
+                    f"first token ever minted by {who} after {state.learned:,} requests",
+                    False,
+                )
+            )
+        ttl = e.new_credential_ttl or 0
+        if created and life.longest_ttl and ttl > self.ttl_factor * life.longest_ttl:
+            parts.append(
+                (
+                    0.55,
+                    f"token TTL {_hours(ttl)}; tokens {who} created before lived at most "
+                    f"{_hours(life.longest_ttl)}",
+                    False,
+                )
+            )
+        elif not created and ttl >= self.long_ttl:
+            parts.append((0.35, f"long-lived token created by {who}: TTL {_hours(ttl)}", True))
+        return parts
+
+
+def _hours(seconds: float) -> str:
+    return f"{seconds / 3600:,.0f}h" if seconds >= 3600 else f"{seconds / 60:,.0f}min"

@@ -1,0 +1,247 @@
+"""Unusual place: a new country, network or city; impossible travel; a credential replayed
+from another network or used from another service's network."""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+from detector.detectors.base import Finding, combine, surprise
+from detector.event import EnrichedEvent
+from detector.state import Decay, DecayingCounter, IdentityState
+
+__all__ = ["Location"]
+
+_EARTH_RADIUS_KM = 6371.0
+_NO_PLACE = frozenset({"none", "invalid", "loopback"})
+
+
+class LocationState:
+    """Where an identity has been, and the last network of each of its recent credentials."""
+
+    __slots__ = ("countries", "networks", "cities", "fix", "credentials")
+
+    def __init__(self) -> None:
+        self.countries = DecayingCounter()
+        self.networks = DecayingCounter()
+        self.cities = DecayingCounter()
+        # Last public position: (latitude, longitude, radius km, time, place).
+        self.fix: tuple[float, float, float, float, str] | None = None
+        # credential -> (network, time, place), the few most recent credentials.
+        self.credentials: dict[str, tuple[str, float, str]] = {}
+
+
+class Location:
+    """First-seen country / network / city, impossible travel and credential replay.
+
+    Novelty is judged against how often the identity meets new places at all: with ``k``
+    distinct networks in ``n`` (decayed) events, a new one has probability about
+    ``(k + 0.5) / (n + k + 0.5)`` — rare for a service that always calls from one subnet,
+    common for a CI runner on ever-changing cloud addresses.
+
+    Parameters
+    ----------
+    half_life
+        Seconds after which an observation counts half.
+    max_speed_kmh
+        Travel faster than this between two public addresses is impossible (an airliner).
+    min_travel_km
+        Distances below this (after the accuracy radii) are GeoIP noise, not travel.
+    replay_window
+        Seconds within which one credential seen from two networks counts as replayed.
+    max_places
+        Countries, networks and cities remembered per identity (the most used).
+    """
+
+    name: ClassVar[str] = "location"
+
+    def __init__(
+        self,
+        half_life: float = 30 * 86400.0,
+        max_speed_kmh: float = 1000.0,
+        min_travel_km: float = 500.0,
+        replay_window: float = 600.0,
+        max_places: int = 8,
+    ) -> None:
+        self.half_life = half_life
+        self.max_speed_kmh = max_speed_kmh
+        self.min_travel_km = min_travel_km
+        self.replay_window = replay_window
+        self.max_places = max_places
+        self._decay = Decay(half_life)
+
+    def __repr__(self) -> str:
+        return (
+            f"Location(half_life={self.half_life}, max_speed_kmh={self.max_speed_kmh}, "
+            f"min_travel_km={self.min_travel_km}, replay_window={self.replay_window}, "
+            f"max_places={self.max_places})"
+        )
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"max_speed_kmh": 800.0, "replay_window": 300.0}
+
+    # -- contract ------------------------------------------------------------------------
+
+    def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
+        geo = event.geo
+        loc: LocationState | None = state.location
+        if geo is None or loc is None or geo.ip_class in _NO_PLACE or geo.network is None:
+            return None
+        e = event.event
+        who = event.display_identity
+        parts: list[tuple[float, str, bool]] = []
+
+        if geo.network not in loc.networks:
+            parts.append(self._new_network(loc, geo.network, geo.place(), e.time))
+        if geo.is_public and geo.country:
+            parts.append(self._new_country(loc, geo.country, geo.city, who, e.time))
+        if geo.is_public and loc.fix is not None and geo.latitude is not None:
+            parts.append(self._travel(loc.fix, event))
+        if e.credential and e.credential in loc.credentials:
+            parts.append(self._replay(loc, event))
+        owner, service = event.network_owner, event.service
+        if owner is not None and service is not None and owner.name != service.name:
+            parts.append(
+                (
+                    0.6,
+                    f"{service.name}'s credential used from {owner.name}'s network ({e.client_ip})",
+                    True,
+                )
+            )
+        return combine(self.name, parts, network=geo.network, country=geo.country)
+
+    def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        geo = event.geo
+        if geo is None or geo.ip_class in _NO_PLACE or geo.network is None:
+            return
+        loc: LocationState | None = state.location
+        if loc is None:
+            loc = state.location = LocationState()
+        time, decay, limit = event.event.time, self._decay, self.max_places
+        loc.networks.add(geo.network, time, decay, limit)
+        if geo.is_public and geo.country:
+            loc.countries.add(geo.country, time, decay, limit)
+            if geo.city:
+                loc.cities.add(geo.city, time, decay, limit)
+            if geo.latitude is not None and geo.longitude is not None:
+                loc.fix = (geo.latitude, geo.longitude, geo.radius_km or 0.0, time, geo.place())
+
+    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        """Remember each credential's last network, trusted or not: replay needs both ends."""
+        geo, e = event.geo, event.event
+        if geo is None or geo.network is None or not e.credential or state.location is None:
+            return
+        credentials = state.location.credentials
+        credentials.pop(e.credential, None)
+        credentials[e.credential] = (geo.network, e.time, geo.place())
+        if len(credentials) > 4:
+            del credentials[next(iter(credentials))]
+
+    # -- sub-signals ---------------------------------------------------------------------
+
+    def _new_network(
+        self, loc: LocationState, network: str, place: str, time: float
+    ) -> tuple[float, str, bool]:
+        known = len(loc.networks)
+        n = loc.networks.effective_total(time, self._decay)
+        p_new = (known + 0.5) / (n + known + 0.5)
+        return (
+            0.45 * surprise(p_new),
+            f"first use from network {network} ({place}); seen before: "
+            + _listing(loc.networks, n),
+            False,
+        )
+
+    def _new_country(
+        self, loc: LocationState, country: str, city: str | None, who: str, time: float
+    ) -> tuple[float, str, bool]:
+        decay = self._decay
+        n_public = loc.countries.effective_total(time, decay)
+        if country in loc.countries:
+            if city and city not in loc.cities and n_public >= 1.0:
+                known = len(loc.cities)
+                p_new = (known + 0.5) / (n_public + known + 0.5)
+                return (
+                    0.25 * surprise(p_new),
+                    f"first access from {city}, {country}; cities seen before: "
+                    + _listing(loc.cities, n_public),
+                    False,
+                )
+            return (0.0, "", False)
+        if n_public < 1.0:
+            n_all = loc.networks.effective_total(time, decay)
+            p_new = 1.5 / (n_all + 1.5)
+            return (
+                0.85 * surprise(p_new, decades=2.5),
+                f"first access from a public address ({country}) for {who}; until now only "
+                f"from private networks ({_listing(loc.networks, n_all)})",
+                False,
+            )
+        known = len(loc.countries)
+        p_new = (known + 0.5) / (n_public + known + 0.5)
+        return (
+            0.85 * surprise(p_new, decades=2.5),
+            f"first access from {country} for {who}; seen before: "
+            + _listing(loc.countries, n_public),
+            False,
+        )
+
+    def _travel(self, fix: tuple, event: EnrichedEvent) -> tuple[float, str, bool]:
+        lat0, lon0, radius0, time0, place0 = fix
+        geo, time = event.geo, event.event.time
+        distance = _haversine_km(lat0, lon0, geo.latitude, geo.longitude)
+        distance -= radius0 + (geo.radius_km or 0.0)
+        if distance < self.min_travel_km or time <= time0 - 1.0:
+            return (0.0, "", True)
+        hours = max(time - time0, 60.0) / 3600.0
+        speed = distance / hours
+        if speed <= self.max_speed_kmh:
+            return (0.0, "", True)
+        score = min(1.0, 0.6 + 0.4 * math.log10(speed / self.max_speed_kmh))
+        return (
+            score,
+            f"impossible travel: {place0} → {geo.place()}, {distance:,.0f} km in "
+            f"{_duration(time - time0)} ({speed:,.0f} km/h)",
+            True,
+        )
+
+    def _replay(self, loc: LocationState, event: EnrichedEvent) -> tuple[float, str, bool]:
+        e, geo = event.event, event.geo
+        network, seen, place = loc.credentials[e.credential]
+        if network == geo.network or e.time - seen > self.replay_window:
+            return (0.0, "", True)
+        if geo.network in loc.networks:
+            score = 0.3
+        else:
+            score = 0.85 if geo.is_public else 0.6
+        return (
+            score,
+            f"credential {e.credential[:8]}… used from {geo.place()} {_duration(e.time - seen)} "
+            f"after {place}",
+            True,
+        )
+
+
+def _listing(counter: DecayingCounter, total: float) -> str:
+    shown = ", ".join(f"{key} {share * total:,.0f}" for key, share in counter.most_common(3))
+    more = len(counter) - 3
+    return shown + (f" and {more} more" if more > 0 else "") if shown else "nothing"
+
+
+def _haversine_km(lat0: float, lon0: float, lat1: float, lon1: float) -> float:
+    phi0, phi1 = math.radians(lat0), math.radians(lat1)
+    dphi, dlon = phi1 - phi0, math.radians(lon1 - lon0)
+    a = math.sin(dphi / 2) ** 2 + math.cos(phi0) * math.cos(phi1) * math.sin(dlon / 2) ** 2
+    return 2 * _EARTH_RADIUS_KM * math.asin(min(1.0, math.sqrt(a)))
+
+
+def _duration(seconds: float) -> str:
+    seconds = max(0.0, seconds)
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 5400:
+        return f"{seconds / 60:.0f} min"
+    if seconds < 172800:
+        return f"{seconds / 3600:.1f} h"
+    return f"{seconds / 86400:.1f} days"

@@ -1,0 +1,170 @@
+"""Unusual combination: an online multivariate model over the event's features.
+
+One model for the whole population (not per identity): it learns which combinations of
+familiarity (hour, network, secret), sensitivity, burstiness and outcome are normal
+anywhere, and catches events that no single signal ranks high. Being shared across
+identities, it is the one part of the model whose state depends on which events a worker
+saw (see the README on scaling out).
+"""
+
+from __future__ import annotations
+
+import math
+from typing import ClassVar
+
+import numpy as np
+from river.anomaly import HalfSpaceTrees
+
+from detector.detectors.base import Finding, tail_score
+from detector.detectors.resource import normalise_path
+from detector.detectors.time_of_week import hour_of_week
+from detector.event import DENIED, EnrichedEvent
+from detector.state import IdentityState
+
+__all__ = ["Multivariate"]
+
+#: feature -> how it reads in a reason when it is high (1) or low (0)
+FEATURES = {
+    "hour_rarity": ("an hour rare for the identity", "a usual hour"),
+    "network_familiarity": ("a familiar network", "an unfamiliar network"),
+    "public": ("a public address", "a private address"),
+    "secret_familiarity": ("a secret it read before", "a secret it never read"),
+    "sensitivity": ("a sensitive secret", "a low-sensitivity secret"),
+    "burst": ("a burst of requests", "a quiet period"),
+    "denied": ("a denied request", "an allowed request"),
+    "action": ("a write, delete or token operation", "a read"),
+    "maturity": ("a long-known identity", "a new identity"),
+}
+_ACTION_LEVEL = {"read": 0.1, "list": 0.3, "write": 0.5, "delete": 0.7, "admin": 0.8}
+_BINS = 200
+
+
+class Multivariate:
+    """River's HalfSpaceTrees over a feature vector in [0, 1], calibrated by rank.
+
+    The raw tree score is turned into a tail probability with a histogram of the scores
+    of learned events, so the finding means "rarer than all but this share of events".
+
+    Parameters
+    ----------
+    n_trees, height, window_size
+        HalfSpaceTrees parameters.
+    warm_up
+        Events learned before the model scores anything.
+    seed
+        Seed of the random trees.
+    """
+
+    name: ClassVar[str] = "multivariate"
+
+    def __init__(
+        self,
+        n_trees: int = 10,
+        height: int = 6,
+        window_size: int = 250,
+        warm_up: int = 2000,
+        seed: int = 42,
+    ) -> None:
+        self.n_trees = n_trees
+        self.height = height
+        self.window_size = window_size
+        self.warm_up = warm_up
+        self.seed = seed
+        self.model = HalfSpaceTrees(
+            n_trees=n_trees, height=height, window_size=window_size, seed=seed
+        )
+        self.learned = 0
+        self.histogram = np.zeros(_BINS, dtype=np.float64)
+        self.means = dict.fromkeys(FEATURES, 0.5)
+
+    def __repr__(self) -> str:
+        return (
+            f"Multivariate(n_trees={self.n_trees}, height={self.height}, "
+            f"window_size={self.window_size}, warm_up={self.warm_up}, seed={self.seed})"
+        )
+
+    @classmethod
+    def _unit_test_params(cls):
+        yield {"n_trees": 3, "height": 4, "window_size": 20, "warm_up": 50, "seed": 1}
+
+    # -- contract ------------------------------------------------------------------------
+
+    def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
+        if self.learned < self.warm_up:
+            return None
+        x = features(event, state)
+        raw = self.model.score_one(x)
+        index = min(int(raw * _BINS), _BINS - 1)
+        total = self.histogram.sum()
+        tail = (self.histogram[index:].sum() + 1.0) / (total + 1.0)
+        score = tail_score(tail, start=2.0, span=2.0)
+        if score <= 0.0:
+            return None
+        return Finding(
+            detector=self.name,
+            score=score,
+            reason=f"unusual combination across all identities (rarer than {1 - tail:.2%} of "
+            f"events): {self._explain(x)}",
+            evidence={"raw": raw, "tail": tail},
+        )
+
+    def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        x = features(event, state)
+        if self.learned >= self.warm_up // 2:
+            raw = self.model.score_one(x)
+            self.histogram[min(int(raw * _BINS), _BINS - 1)] += 1.0
+            if self.histogram.sum() > 1e6:
+                self.histogram *= 0.5
+        self.model.learn_one(x)
+        self.learned += 1
+        rate = 1.0 / min(self.learned, 10_000)
+        for key, value in x.items():
+            self.means[key] += rate * (value - self.means[key])
+
+    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        """The model has no short-term context."""
+
+    def _explain(self, x: dict[str, float]) -> str:
+        deviations = sorted(
+            ((abs(value - self.means[key]), key, value) for key, value in x.items()), reverse=True
+        )
+        return (
+            ", ".join(
+                FEATURES[key][0 if value >= self.means[key] else 1]
+                for gap, key, value in deviations[:3]
+                if gap >= 0.25
+            )
+            or "no single feature stands out"
+        )
+
+
+def features(event: EnrichedEvent, state: IdentityState) -> dict[str, float]:
+    """The event as numbers in [0, 1], read from the identity's state (before learning)."""
+    e, geo = event.event, event.geo
+    profile, loc, res, vol = state.time, state.location, state.resource, state.volume
+    hour_rarity = (
+        profile.scores[hour_of_week(e.time)] / 255.0 if profile and profile.scores else 0.0
+    )
+    network = geo.network if geo is not None else None
+    familiarity = loc.networks.share(network) if loc is not None and network else 0.0
+    if res is not None:
+        secret, _, _ = normalise_path(e.resource)
+        known_secret = 1.0 if res.seen(secret) else 0.0
+    else:
+        known_secret = 0.0
+    if vol is not None and vol.windows:
+        mean = float(vol.moments[0, 0])
+        burst = vol.requests / (vol.requests + mean + 1.0)
+    else:
+        burst = 0.0
+    return {
+        "hour_rarity": hour_rarity,
+        "network_familiarity": familiarity,
+        "public": 1.0 if geo is not None and geo.is_public else 0.0,
+        "secret_familiarity": known_secret,
+        "sensitivity": event.sensitivity.weight if event.sensitivity is not None else 0.5,
+        "burst": burst,
+        "denied": 1.0 if e.outcome == DENIED else 0.0,
+        "action": _ACTION_LEVEL.get(e.action, 0.9),
+        "maturity": min(1.0, math.log10(1.0 + state.learned) / 4.0),
+    }

@@ -1,0 +1,45 @@
+"""The risk model: detectors, the identities' state and the scorer, run prequentially."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from detector.detectors.base import Detector
+from detector.event import EnrichedEvent
+from detector.scoring import Assessment, Scorer
+from detector.state import IdentityStore
+
+__all__ = ["RiskModel"]
+
+
+class RiskModel:
+    """Scores an event, then learns from it — unless it crossed the revoke threshold.
+
+    Prequential order matters: every detector scores the event against what was known
+    *before* it, then observes it (short-term context, always) and learns from it (the
+    baseline, only when trusted), so a thief's requests never become normal.
+    """
+
+    def __init__(self, detectors: Sequence[Detector], scorer: Scorer, store: IdentityStore):
+        self.detectors = list(detectors)
+        self.scorer = scorer
+        self.store = store
+
+    def process(self, event: EnrichedEvent) -> Assessment:
+        e = event.event
+        state = self.store.get_or_create(e.identity, e.time)
+        findings = []
+        for detector in self.detectors:
+            finding = detector.score_one(event, state)
+            if finding is not None:
+                findings.append(finding)
+        assessment = self.scorer.assess(findings, state, e.time)
+        for detector in self.detectors:
+            detector.observe_one(event, state)
+        if assessment.risk < self.scorer.revoke:
+            for detector in self.detectors:
+                detector.learn_one(event, state)
+            state.learned += 1
+        state.events += 1
+        self.store.touch(state, e.time)
+        return assessment

@@ -1,0 +1,348 @@
+"""Vault / OpenBao ``file`` and ``socket`` audit device entries.
+
+Vault writes a ``request`` entry when a call arrives and a ``response`` entry (same
+``request.id``) when it is answered; the response holds the outcome, so the pair becomes
+one event, built from the response. A request whose response never comes is released
+after ``pair_timeout`` seconds of event time (or at the end of the input).
+
+Login responses carry the new token's accessor in ``auth``: that ties a credential to an
+identity. The parser remembers it, and which HMAC of a client token belonged to which
+accessor, so a call made with a token Vault no longer knows (revoked, expired) is still
+attributed to the identity that owned it.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+
+import orjson
+
+from detector.errors import ParseError
+from detector.event import DENIED, ERROR, OK, AccessEvent
+from detector.parsers.base import Ignored, Notice
+from detector.parsers.timestamps import parse_timestamp
+
+__all__ = ["VaultAuditParser"]
+
+HMAC_PREFIX = "hmac-sha256:"
+_LOGIN_FAILURES = ("invalid credentials", "invalid role", "invalid secret", "invalid username")
+_MAX_METADATA = 8
+
+
+class _Bounded(OrderedDict):
+    """A dict that forgets its oldest entries beyond ``limit`` (LRU on write)."""
+
+    def __init__(self, limit: int = 200_000) -> None:
+        super().__init__()
+        self.limit = limit
+
+    def put(self, key: str, value: object) -> None:
+        self[key] = value
+        self.move_to_end(key)
+        if len(self) > self.limit:
+            self.popitem(last=False)
+
+
+class VaultAuditParser:
+    """Parser for Vault and OpenBao audit entries (JSON lines).
+
+    Parameters
+    ----------
+    pair_timeout
+        Seconds of event time to wait for a response before scoring the request alone.
+    max_pending
+        Requests held for pairing at most; beyond it the oldest is released unpaired.
+    max_known_tokens
+        Token HMACs and login paths remembered for attribution (LRU).
+    """
+
+    name = "vault"
+
+    def __init__(
+        self,
+        pair_timeout: float = 60.0,
+        max_pending: int = 100_000,
+        max_known_tokens: int = 200_000,
+    ) -> None:
+        self.pair_timeout = pair_timeout
+        self.max_pending = max_pending
+        self.max_known_tokens = max_known_tokens
+        self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        self._tokens = _Bounded(max_known_tokens)  # token hash -> (accessor, identity, name)
+        self._logins = _Bounded(max_known_tokens)  # login path -> (identity, name)
+        self._clock = 0.0
+        self._notices: list[Notice] = []
+        self._hashed_reported = False
+
+    # -- the Parser protocol ------------------------------------------------------------
+
+    def parse(self, record: bytes) -> list[AccessEvent]:
+        entry = _decode(record)
+        kind = entry.get("type")
+        if kind not in ("request", "response"):
+            if isinstance(kind, str) and kind.startswith("kmip-"):
+                raise Ignored(f"vault entry type {kind}")
+            raise ParseError("unknown vault entry type", repr(kind)[:64])
+        request = entry.get("request")
+        if not isinstance(request, dict):
+            raise ParseError("vault entry without request object")
+        if not isinstance(request.get("path"), str):
+            raise ParseError("vault entry without request.path")
+        time = parse_timestamp(entry.get("time"))
+        self._clock = max(self._clock, time)
+        key = _pair_key(request)
+        if kind == "request":
+            self._pending[key] = (time, entry)
+            released = []
+            while len(self._pending) > self.max_pending:
+                released.append(self._build(self._pending.popitem(last=False)[1][1], paired=False))
+            return released
+        self._pending.pop(key, None)
+        return [self._build(entry, paired=True)]
+
+    def flush(self, final: bool = False) -> list[AccessEvent]:
+        released = []
+        deadline = self._clock - self.pair_timeout
+        while self._pending:
+            key, (time, entry) = next(iter(self._pending.items()))
+            if not final and time > deadline:
+                break
+            del self._pending[key]
+            released.append(self._build(entry, paired=False))
+        return released
+
+    def drain_notices(self) -> list[Notice]:
+        notices, self._notices = self._notices, []
+        return notices
+
+    # -- building one event ------------------------------------------------------------
+
+    def _build(self, entry: dict, paired: bool) -> AccessEvent:
+        try:
+            return self._build_unchecked(entry, paired)
+        except (AttributeError, TypeError, ValueError) as exc:
+            raise ParseError("vault entry with fields of the wrong type", str(exc)[:120]) from None
+
+    def _build_unchecked(self, entry: dict, paired: bool) -> AccessEvent:
+        request: dict = entry["request"]
+        auth: dict = entry.get("auth") or {}
+        response: dict = entry.get("response") or {}
+        path: str = request["path"]
+        operation = _text(request.get("operation"))
+        time = parse_timestamp(entry["time"])
+        error = entry.get("error")
+        error = error.strip() if isinstance(error, str) and error.strip() else None
+
+        accessor = _text(auth.get("accessor")) or _text(request.get("client_token_accessor"))
+        hashed = accessor.startswith(HMAC_PREFIX)
+        if hashed and not self._hashed_reported:
+            self._hashed_reported = True
+            self._notices.append(
+                Notice(
+                    "hashed-accessor",
+                    "Vault writes token accessors hashed (hmac-sha256): revocation by "
+                    "accessor is impossible. Set hmac_accessor=false on the audit device.",
+                )
+            )
+        token_hash = _token_hash(request.get("client_token"))
+        identity = _text(auth.get("entity_id")) or _text(auth.get("display_name"))
+        name = _text(auth.get("display_name"))
+        metadata = _metadata(auth.get("metadata"))
+        action = _action(path, operation)
+        outcome = _outcome(error, auth)
+        remote = request.get("remote_address")
+        client_ip = remote if isinstance(remote, str) and remote else None
+
+        new_auth = response.get("auth") if isinstance(response.get("auth"), dict) else None
+        new_accessor = _text(new_auth.get("accessor")) if new_auth else ""
+        if new_accessor and new_accessor == accessor and action != "login":
+            new_accessor = ""  # a renewal answers with the same token
+        if action == "login" and new_auth:
+            # The response's auth is the new token: it names who logged in.
+            identity = _text(new_auth.get("entity_id")) or _text(new_auth.get("display_name"))
+            name = _text(new_auth.get("display_name"))
+            metadata = _metadata(new_auth.get("metadata"))
+            accessor = new_accessor
+            hashed = accessor.startswith(HMAC_PREFIX)
+            self._logins.put(path, (identity, name))
+
+        if identity:
+            if token_hash and accessor:
+                self._tokens.put(token_hash, (accessor, identity, name))
+            if new_auth and new_auth.get("client_token") and new_accessor:
+                new_hash = _token_hash(new_auth.get("client_token"))
+                new_identity = _text(new_auth.get("entity_id")) or identity
+                self._tokens.put(
+                    new_hash, (new_accessor, new_identity, new_auth.get("display_name"))
+                )
+        else:
+            identity, name, accessor, metadata = self._attribute(
+                token_hash, path, action, client_ip, metadata
+            )
+            hashed = accessor.startswith(HMAC_PREFIX)
+
+        data = request.get("data") if isinstance(request.get("data"), dict) else {}
+        namespace = request.get("namespace")
+        namespace = namespace.get("path") or None if isinstance(namespace, dict) else None
+        return AccessEvent(
+            event_id=_text(request.get("id")) or _synthetic_id(entry, time),
+            time=time,
+            source="vault",
+            identity=identity,
+            identity_name=name or identity,
+            action=action,
+            resource=path,
+            outcome=outcome if paired or error else "unknown",
+            credential=accessor or None,
+            credential_hashed=hashed,
+            client_ip=client_ip,
+            user_agent=_user_agent(request.get("headers")),
+            operation=operation,
+            mount=_text(request.get("mount_point")) or None,
+            namespace=namespace,
+            error=error[:200] if error else None,
+            auth_method=_auth_method(path, action, name, request),
+            policies=_strings(auth.get("policies")),
+            token_type=_text(auth.get("token_type")) or None,
+            token_ttl=_int(auth.get("token_ttl")),
+            metadata=metadata,
+            internal=client_ip is None,
+            new_credential=new_accessor or None,
+            new_credential_ttl=_int(new_auth.get("token_ttl")) if new_accessor else None,
+            new_credential_policies=_strings(new_auth.get("policies")) if new_accessor else (),
+            new_credential_orphan=bool(new_accessor)
+            and (path.endswith("/create-orphan") or data.get("no_parent") is True),
+            token_hash=token_hash,
+        )
+
+    def _attribute(
+        self, token_hash: str | None, path: str, action: str, ip: str | None, metadata: dict
+    ) -> tuple[str, str, str, dict]:
+        """Who made an unauthenticated call: a token we saw before, a login, or nobody."""
+        if token_hash and token_hash in self._tokens:
+            accessor, identity, name = self._tokens[token_hash]
+            return identity, name, accessor, {**metadata, "credential_state": "invalid"}
+        if action == "login" and path in self._logins:
+            identity, name = self._logins[path]
+            return identity, name, "", metadata
+        if action == "login" and path.count("/") >= 3:
+            return f"login:{path.removeprefix('auth/')}", "", "", metadata
+        return f"anonymous@{ip or 'unknown'}", "", "", metadata
+
+
+def _decode(record: bytes) -> dict:
+    try:
+        entry = orjson.loads(record)
+    except orjson.JSONDecodeError as exc:
+        raise ParseError("not JSON", str(exc)[:120]) from None
+    if not isinstance(entry, dict):
+        raise ParseError("not a JSON object", type(entry).__name__)
+    return entry
+
+
+def _pair_key(request: dict) -> str:
+    request_id = request.get("id")
+    if isinstance(request_id, str) and request_id:
+        return request_id
+    # Some internal entries carry no id: pair them on what the two entries share.
+    parts = (request.get("path"), request.get("operation"), request.get("client_token"))
+    return "noid:" + hashlib.sha1(repr(parts).encode()).hexdigest()
+
+
+def _synthetic_id(entry: dict, time: float) -> str:
+    request = entry["request"]
+    basis = repr((time, request.get("path"), request.get("operation"), request.get("client_token")))
+    return "vault-" + hashlib.sha1(basis.encode()).hexdigest()[:24]
+
+
+def _token_hash(value: object) -> str | None:
+    """The client token as an opaque key: Vault's HMAC, or our SHA-256 of a raw token."""
+    if not isinstance(value, str) or not value:
+        return None
+    if value.startswith(HMAC_PREFIX):
+        return value
+    return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
+
+
+def _action(path: str, operation: str) -> str:
+    if path.startswith("auth/"):
+        if path.startswith("auth/token/"):
+            tail = path[11:]
+            for prefix in ("create", "revoke", "renew", "lookup"):
+                if tail.startswith(prefix):
+                    return f"token-{prefix}"
+        segments = path.split("/")
+        if len(segments) >= 3 and segments[2] == "login" and operation in ("update", "create"):
+            return "login"
+    if path.startswith("sys/"):
+        if path.startswith(("sys/leases/revoke", "sys/revoke")):
+            return "lease-revoke"
+        if path.startswith(("sys/leases/renew", "sys/renew")):
+            return "lease-renew"
+        if operation in ("read", "list"):
+            return operation
+        return "admin"
+    return {
+        "read": "read",
+        "list": "list",
+        "create": "write",
+        "update": "write",
+        "patch": "write",
+        "delete": "delete",
+    }.get(operation, operation or "other")
+
+
+def _outcome(error: str | None, auth: dict) -> str:
+    if error is None:
+        results = auth.get("policy_results")
+        if isinstance(results, dict) and results.get("allowed") is False:
+            return DENIED
+        return OK
+    lowered = error.lower()
+    if "permission denied" in lowered or "missing client token" in lowered:
+        return DENIED
+    if any(marker in lowered for marker in _LOGIN_FAILURES):
+        return DENIED
+    return ERROR
+
+
+def _auth_method(path: str, action: str, display_name: str, request: dict) -> str | None:
+    if action == "login":
+        return _text(request.get("mount_type")) or path.split("/")[1]
+    if display_name:
+        return display_name.split("-", 1)[0]
+    return None
+
+
+def _user_agent(headers: object) -> str | None:
+    if isinstance(headers, dict):
+        value = headers.get("user-agent")
+        if isinstance(value, list) and value and isinstance(value[0], str):
+            return value[0][:200]
+        if isinstance(value, str):
+            return value[:200]
+    return None
+
+
+def _text(value: object) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _int(value: object) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+def _strings(value: object) -> tuple[str, ...]:
+    if isinstance(value, list):
+        return tuple(v for v in value if isinstance(v, str))
+    return ()
+
+
+def _metadata(value: object) -> dict[str, str]:
+    if not isinstance(value, dict):
+        return {}
+    pairs = (
+        (k, v) for k, v in value.items() if isinstance(v, str) and not v.startswith(HMAC_PREFIX)
+    )
+    return {k[:64]: v[:200] for k, v in list(pairs)[:_MAX_METADATA]}

@@ -1,0 +1,155 @@
+"""From findings to one risk, ranked reasons and a decision.
+
+Detectors say how surprising an event is; the scorer says how much that matters. Each
+finding is weighted (the model profile's ``weight``), damped while the identity is in its
+learning period (only the part that compares with history), and the weighted scores
+combine by noisy-OR: ``risk = 1 - prod(1 - w_i * s_i)``, the probability that at least
+one piece of evidence is real if each were independent. Deciding is separate from
+scoring (as in River's ``anomaly.filter``): thresholds, and an optional alert budget that
+raises the alert threshold on days that would otherwise flood the SOC.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from detector.detectors.base import Finding
+from detector.state import IdentityState
+
+__all__ = ["ALERT", "REVOKE", "AlertBudget", "Assessment", "Learning", "Scorer"]
+
+ALERT, REVOKE = "alert", "revoke"
+
+
+@dataclass(frozen=True, slots=True)
+class Learning:
+    """The learning period: ``min_events`` learned events and ``min_age`` seconds of
+    history before novelty counts in full; until then baselined findings are scaled
+    between ``damping`` and 1."""
+
+    min_events: int = 30
+    min_age: float = 86400.0
+    damping: float = 0.3
+
+
+@dataclass(slots=True)
+class Assessment:
+    """The scorer's verdict on one event: risk in [0, 1], decision, reasons ranked."""
+
+    risk: float
+    decision: str | None
+    findings: list[tuple[float, Finding]] = field(default_factory=list)
+
+    @property
+    def reasons(self) -> list[str]:
+        return [finding.reason for _, finding in self.findings]
+
+    @property
+    def contributions(self) -> dict[str, float]:
+        return {finding.detector: round(weight, 4) for weight, finding in self.findings}
+
+
+class AlertBudget:
+    """Raises the alert threshold so that about ``per_day`` events a day cross it.
+
+    Keeps a histogram of risks of recent days (decayed with a half-life of ``days``) and
+    the number of days it covers; the threshold is the lowest risk whose tail holds at
+    most ``per_day`` events a day, never below the profile's alert threshold.
+    """
+
+    def __init__(self, per_day: float, days: float = 7.0, bins: int = 1000) -> None:
+        self.per_day = per_day
+        self.days = days
+        self.histogram = np.zeros(bins, dtype=np.float64)
+        self.start: float | None = None
+        self.last: float | None = None
+        self._threshold = 0.0
+        self._since_update = 0
+
+    def observe(self, risk: float, time: float) -> None:
+        if self.start is None:
+            self.start = time
+        if self.last is not None and time > self.last:
+            self.histogram *= math.exp(-(time - self.last) / (self.days * 86400.0))
+        self.last = max(time, self.last or time)
+        bins = len(self.histogram)
+        self.histogram[min(int(risk * bins), bins - 1)] += 1.0
+        self._since_update += 1
+        if self._since_update >= 256:
+            self._since_update = 0
+            self._threshold = self._compute()
+
+    def _compute(self) -> float:
+        span_days = max((self.last - self.start) / 86400.0, 1.0) if self.start else 1.0
+        memory = min(span_days, self.days / math.log(2))
+        tail_per_day = np.cumsum(self.histogram[::-1])[::-1] / memory
+        over = np.nonzero(tail_per_day > self.per_day)[0]
+        if len(over) == 0:
+            return 0.0
+        return min(1.0, (over[-1] + 1) / len(self.histogram))
+
+    def threshold(self, base: float) -> float:
+        return max(base, self._threshold)
+
+
+class Scorer:
+    """Weights, damps and combines findings; decides alert or revoke.
+
+    Parameters
+    ----------
+    weights
+        Detector name -> weight in [0, 1] (how far that signal alone can take the risk).
+    alert, revoke
+        Risk thresholds for the two decisions.
+    learning
+        The learning period.
+    reason_floor
+        Findings contributing less than this are left out of the reasons.
+    alert_budget
+        Alerts per day to aim for (``None``: no budget).
+    """
+
+    def __init__(
+        self,
+        weights: dict[str, float],
+        alert: float = 0.6,
+        revoke: float = 0.9,
+        learning: Learning | None = None,
+        reason_floor: float = 0.05,
+        alert_budget: float | None = None,
+    ) -> None:
+        self.weights = weights
+        self.alert = alert
+        self.revoke = revoke
+        self.learning = learning or Learning()
+        self.reason_floor = reason_floor
+        self.budget = AlertBudget(alert_budget) if alert_budget else None
+
+    def assess(self, findings: list[Finding], state: IdentityState, time: float) -> Assessment:
+        learning = self.learning
+        maturity = state.maturity(learning.min_events, learning.min_age)
+        damping = learning.damping + (1.0 - learning.damping) * maturity
+        remaining = 1.0
+        ranked: list[tuple[float, Finding]] = []
+        for finding in findings:
+            score = finding.instant + (finding.score - finding.instant) * damping
+            weighted = self.weights.get(finding.detector, 1.0) * score
+            remaining *= 1.0 - weighted
+            if weighted >= self.reason_floor:
+                ranked.append((weighted, finding))
+        ranked.sort(key=lambda pair: -pair[0])
+        risk = 1.0 - remaining
+        alert = self.alert
+        if self.budget is not None:
+            alert = self.budget.threshold(self.alert)
+            self.budget.observe(risk, time)
+        if risk >= self.revoke:
+            decision = REVOKE
+        elif risk >= alert:
+            decision = ALERT
+        else:
+            decision = None
+        return Assessment(risk=risk, decision=decision, findings=ranked)
