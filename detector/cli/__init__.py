@@ -16,7 +16,7 @@ __all__ = ["main"]
 COMMANDS = {
     "run": "detector.cli.run:run",
     "simulate": "detector.cli.simulate:simulate",
-    "eval": "detector.cli.evaluate:evaluate",
+    "eval": "detector.cli.evaluate:evaluate_command",
     "demo": "detector.cli.demo:demo",
 }
 

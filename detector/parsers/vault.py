@@ -6,9 +6,11 @@ one event, built from the response. A request whose response never comes is rele
 after ``pair_timeout`` seconds of event time (or at the end of the input).
 
 Login responses carry the new token's accessor in ``auth``: that ties a credential to an
-identity. The parser remembers it, and which HMAC of a client token belonged to which
-accessor, so a call made with a token Vault no longer knows (revoked, expired) is still
-attributed to the identity that owned it.
+identity. The parser remembers which HMAC of a client token belonged to which accessor and
+identity, so a call made with a token Vault no longer knows (revoked, expired) is still
+attributed to the identity that owned it. Other unauthenticated calls (failed logins,
+unknown tokens) belong to ``anonymous@<address>``: a password spray from one address is
+one identity's burst of denials, whichever users it tries.
 """
 
 from __future__ import annotations
@@ -54,7 +56,7 @@ class VaultAuditParser:
     max_pending
         Requests held for pairing at most; beyond it the oldest is released unpaired.
     max_known_tokens
-        Token HMACs and login paths remembered for attribution (LRU).
+        Token HMACs remembered for attribution (LRU).
     """
 
     name = "vault"
@@ -70,7 +72,6 @@ class VaultAuditParser:
         self.max_known_tokens = max_known_tokens
         self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._tokens = _Bounded(max_known_tokens)  # token hash -> (accessor, identity, name)
-        self._logins = _Bounded(max_known_tokens)  # login path -> (identity, name)
         self._clock = 0.0
         self._notices: list[Notice] = []
         self._hashed_reported = False
@@ -165,7 +166,6 @@ class VaultAuditParser:
             metadata = _metadata(new_auth.get("metadata"))
             accessor = new_accessor
             hashed = accessor.startswith(HMAC_PREFIX)
-            self._logins.put(path, (identity, name))
 
         if identity:
             if token_hash and accessor:
@@ -219,15 +219,12 @@ class VaultAuditParser:
     def _attribute(
         self, token_hash: str | None, path: str, action: str, ip: str | None, metadata: dict
     ) -> tuple[str, str, str, dict]:
-        """Who made an unauthenticated call: a token we saw before, a login, or nobody."""
+        """Who made an unauthenticated call: the owner of a token seen before, or nobody."""
         if token_hash and token_hash in self._tokens:
             accessor, identity, name = self._tokens[token_hash]
             return identity, name, accessor, {**metadata, "credential_state": "invalid"}
-        if action == "login" and path in self._logins:
-            identity, name = self._logins[path]
-            return identity, name, "", metadata
-        if action == "login" and path.count("/") >= 3:
-            return f"login:{path.removeprefix('auth/')}", "", "", metadata
+        if action == "login":
+            metadata = {**metadata, "login": path.removeprefix("auth/")}
         return f"anonymous@{ip or 'unknown'}", "", "", metadata
 
 

@@ -1,4 +1,4 @@
-"""Fixtures shared by the parser tests."""
+"""Fixtures shared by all tests."""
 
 from __future__ import annotations
 
@@ -16,7 +16,7 @@ def shared_dir() -> Path:
     need it skip, with the reason, where it is absent.
     """
     configured = os.environ.get("DETECTOR_SHARED")
-    path = Path(configured) if configured else Path(__file__).resolve().parents[2].parent / "shared"
+    path = Path(configured) if configured else Path(__file__).resolve().parents[2] / "shared"
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set DETECTOR_SHARED to its path)")
     return path
