@@ -73,7 +73,9 @@ class AlertBudget:
         if self.start is None:
             self.start = time
         if self.last is not None and time > self.last:
-            self.histogram *= math.exp(-(time - self.last) / (self.days * 86400.0))
+            # A half-life of ``days``: the decayed histogram then holds days / ln 2 days'
+            # worth of risks, the ``memory`` that _compute divides by.
+            self.histogram *= 0.5 ** ((time - self.last) / (self.days * 86400.0))
         self.last = max(time, self.last or time)
         bins = len(self.histogram)
         self.histogram[min(int(risk * bins), bins - 1)] += 1.0

@@ -3,6 +3,7 @@ orphans, revoked tokens still in use, audit devices touched."""
 
 from __future__ import annotations
 
+import math
 from typing import ClassVar
 
 from detector.detectors.base import Finding, combine
@@ -126,9 +127,11 @@ class Lifecycle:
             )
         ttl = e.new_credential_ttl or 0
         if created and life.longest_ttl and ttl > self.ttl_factor * life.longest_ttl:
+            # Graded: four times longer is notable, a hundred times is a backdoor.
+            excess = math.log10(ttl / (self.ttl_factor * life.longest_ttl))
             parts.append(
                 (
-                    0.55,
+                    min(0.85, 0.4 + 0.25 * excess),
                     f"token TTL {_hours(ttl)}; tokens {who} created before lived at most "
                     f"{_hours(life.longest_ttl)}",
                     False,

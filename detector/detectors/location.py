@@ -22,13 +22,14 @@ class LocationState:
     __slots__ = ("countries", "networks", "cities", "fix", "credentials")
 
     def __init__(self) -> None:
-        self.countries = DecayingCounter()
         self.networks = DecayingCounter()
-        self.cities = DecayingCounter()
+        # Created at the first public address: most services never have one.
+        self.countries: DecayingCounter | None = None
+        self.cities: DecayingCounter | None = None
         # Last public position: (latitude, longitude, radius km, time, place).
         self.fix: tuple[float, float, float, float, str] | None = None
-        # credential -> (network, time, place), the few most recent credentials.
-        self.credentials: dict[str, tuple[str, float, str]] = {}
+        # credential -> (network, time, place, public?), the few most recent credentials.
+        self.credentials: dict[str, tuple[str, float, str, bool]] = {}
 
 
 class Location:
@@ -84,22 +85,8 @@ class Location:
     # -- contract ------------------------------------------------------------------------
 
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
-        geo = event.geo
-        loc: LocationState | None = state.location
-        if geo is None or loc is None or geo.ip_class in _NO_PLACE or geo.network is None:
-            return None
         e = event.event
-        who = event.display_identity
         parts: list[tuple[float, str, bool]] = []
-
-        if geo.network not in loc.networks:
-            parts.append(self._new_network(loc, geo.network, geo.place(), e.time))
-        if geo.is_public and geo.country:
-            parts.append(self._new_country(loc, geo.country, geo.city, who, e.time))
-        if geo.is_public and loc.fix is not None and geo.latitude is not None:
-            parts.append(self._travel(loc.fix, event))
-        if e.credential and e.credential in loc.credentials:
-            parts.append(self._replay(loc, event))
         owner, service = event.network_owner, event.service
         if owner is not None and service is not None and owner.name != service.name:
             parts.append(
@@ -109,7 +96,27 @@ class Location:
                     True,
                 )
             )
-        return combine(self.name, parts, network=geo.network, country=geo.country)
+        geo = event.geo
+        loc: LocationState | None = state.location
+        if geo is not None and loc is not None and geo.ip_class not in _NO_PLACE and geo.network:
+            if geo.network not in loc.networks:
+                parts.append(self._new_network(loc, geo.network, geo.place(), e.time))
+            if geo.is_public and geo.country:
+                parts.append(
+                    self._new_country(loc, geo.country, geo.city, event.display_identity, e.time)
+                )
+            if geo.is_public and loc.fix is not None and geo.latitude is not None:
+                parts.append(self._travel(loc.fix, event))
+            if e.credential and e.credential in loc.credentials:
+                parts.append(self._replay(loc, event))
+        if not parts:
+            return None
+        return combine(
+            self.name,
+            parts,
+            network=geo.network if geo else None,
+            country=geo.country if geo else None,
+        )
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
         geo = event.geo
@@ -121,6 +128,8 @@ class Location:
         time, decay, limit = event.event.time, self._decay, self.max_places
         loc.networks.add(geo.network, time, decay, limit)
         if geo.is_public and geo.country:
+            if loc.countries is None:
+                loc.countries, loc.cities = DecayingCounter(), DecayingCounter()
             loc.countries.add(geo.country, time, decay, limit)
             if geo.city:
                 loc.cities.add(geo.city, time, decay, limit)
@@ -134,7 +143,7 @@ class Location:
             return
         credentials = state.location.credentials
         credentials.pop(e.credential, None)
-        credentials[e.credential] = (geo.network, e.time, geo.place())
+        credentials[e.credential] = (geo.network, e.time, geo.place(), geo.is_public)
         if len(credentials) > 4:
             del credentials[next(iter(credentials))]
 
@@ -157,15 +166,16 @@ class Location:
         self, loc: LocationState, country: str, city: str | None, who: str, time: float
     ) -> tuple[float, str, bool]:
         decay = self._decay
-        n_public = loc.countries.effective_total(time, decay)
-        if country in loc.countries:
-            if city and city not in loc.cities and n_public >= 1.0:
-                known = len(loc.cities)
+        countries, cities = loc.countries, loc.cities
+        n_public = countries.effective_total(time, decay) if countries is not None else 0.0
+        if countries is not None and country in countries:
+            if city and city not in cities and n_public >= 1.0:
+                known = len(cities)
                 p_new = (known + 0.5) / (n_public + known + 0.5)
                 return (
                     0.25 * surprise(p_new),
                     f"first access from {city}, {country}; cities seen before: "
-                    + _listing(loc.cities, n_public),
+                    + _listing(cities, n_public),
                     False,
                 )
             return (0.0, "", False)
@@ -178,12 +188,11 @@ class Location:
                 f"from private networks ({_listing(loc.networks, n_all)})",
                 False,
             )
-        known = len(loc.countries)
+        known = len(countries)
         p_new = (known + 0.5) / (n_public + known + 0.5)
         return (
             0.85 * surprise(p_new, decades=2.5),
-            f"first access from {country} for {who}; seen before: "
-            + _listing(loc.countries, n_public),
+            f"first access from {country} for {who}; seen before: " + _listing(countries, n_public),
             False,
         )
 
@@ -207,14 +216,20 @@ class Location:
         )
 
     def _replay(self, loc: LocationState, event: EnrichedEvent) -> tuple[float, str, bool]:
+        """One credential from two networks within minutes: copied, or a client that moved?"""
         e, geo = event.event, event.geo
-        network, seen, place = loc.credentials[e.credential]
+        network, seen, place, was_public = loc.credentials[e.credential]
         if network == geo.network or e.time - seen > self.replay_window:
             return (0.0, "", True)
         if geo.network in loc.networks:
-            score = 0.3
+            score = 0.3  # both are the identity's own networks (replicas, dual-stack)
+        elif geo.is_public and not was_public:
+            score = 0.9  # a credential left the private network it lives on: theft's shape
+        elif geo.is_public:
+            # Public to public: mobile clients hop networks; a new country is the stronger sign.
+            score = 0.85 if loc.countries is None or geo.country not in loc.countries else 0.4
         else:
-            score = 0.85 if geo.is_public else 0.6
+            score = 0.5
         return (
             score,
             f"credential {e.credential[:8]}… used from {geo.place()} {_duration(e.time - seen)} "

@@ -59,7 +59,7 @@ class Multivariate:
 
     def __init__(
         self,
-        n_trees: int = 10,
+        n_trees: int = 8,
         height: int = 6,
         window_size: int = 250,
         warm_up: int = 2000,
@@ -75,7 +75,16 @@ class Multivariate:
         )
         self.learned = 0
         self.histogram = np.zeros(_BINS, dtype=np.float64)
+        self.histogram_total = 0.0
         self.means = dict.fromkeys(FEATURES, 0.5)
+        # The features and raw score of the event just scored, reused when it is learned:
+        # a cache, not model state (left out of pickles).
+        self._scored: tuple[str, dict[str, float], float] | None = None
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_scored"] = None
+        return state
 
     def __repr__(self) -> str:
         return (
@@ -90,13 +99,16 @@ class Multivariate:
     # -- contract ------------------------------------------------------------------------
 
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
-        if self.learned < self.warm_up:
-            return None
+        # Features are taken now, before any detector learns from this event, and reused
+        # by learn_one: the model must learn what it would have scored.
         x = features(event, state)
+        if self.learned < self.warm_up:
+            self._scored = (event.event.event_id, x, None)
+            return None
         raw = self.model.score_one(x)
+        self._scored = (event.event.event_id, x, raw)
         index = min(int(raw * _BINS), _BINS - 1)
-        total = self.histogram.sum()
-        tail = (self.histogram[index:].sum() + 1.0) / (total + 1.0)
+        tail = (self.histogram[index:].sum() + 1.0) / (self.histogram_total + 1.0)
         score = tail_score(tail, start=2.0, span=2.0)
         if score <= 0.0:
             return None
@@ -109,12 +121,19 @@ class Multivariate:
         )
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        x = features(event, state)
+        scored = self._scored
+        if scored is not None and scored[0] == event.event.event_id:
+            _, x, raw = scored
+        else:
+            x, raw = features(event, state), None
         if self.learned >= self.warm_up // 2:
-            raw = self.model.score_one(x)
+            if raw is None:
+                raw = self.model.score_one(x)
             self.histogram[min(int(raw * _BINS), _BINS - 1)] += 1.0
-            if self.histogram.sum() > 1e6:
+            self.histogram_total += 1.0
+            if self.histogram_total > 1e6:
                 self.histogram *= 0.5
+                self.histogram_total *= 0.5
         self.model.learn_one(x)
         self.learned += 1
         rate = 1.0 / min(self.learned, 10_000)
@@ -153,7 +172,7 @@ def features(event: EnrichedEvent, state: IdentityState) -> dict[str, float]:
     else:
         known_secret = 0.0
     if vol is not None and vol.windows:
-        mean = float(vol.moments[0, 0])
+        mean = vol.moments[0]
         burst = vol.requests / (vol.requests + mean + 1.0)
     else:
         burst = 0.0

@@ -17,6 +17,9 @@ __all__ = ["Resource", "normalise_path"]
 
 # Calls that do not name a secret of their own.
 _SKIP = frozenset({"login", "token-lookup", "token-renew", "lease-renew", "token-revoke"})
+# Vault's own control paths: tokens, auth and system calls are the lifecycle detector's
+# business, not a service's secret namespaces.
+_CONTROL = ("auth/", "sys/", "identity/", "cubbyhole/")
 _KV2_VERBS = frozenset({"data", "metadata", "delete", "undelete", "destroy", "subkeys"})
 # Lease ids, token ids, UUIDs: a uuid, a long hex string, or a long random base62 string.
 _ID_LIKE = re.compile(
@@ -77,6 +80,7 @@ class ResourceState:
         self.added += 1
 
 
+@lru_cache(maxsize=65536)
 def _bits(key: str) -> tuple[int, int, int]:
     raw = key.encode()
     h1 = zlib.crc32(raw)
@@ -85,7 +89,12 @@ def _bits(key: str) -> tuple[int, int, int]:
 
 
 def _has(bloom: bytearray, bits: tuple[int, int, int]) -> bool:
-    return all(bloom[bit >> 3] & (1 << (bit & 7)) for bit in bits)
+    a, b, c = bits
+    return bool(
+        bloom[a >> 3] & (1 << (a & 7))
+        and bloom[b >> 3] & (1 << (b & 7))
+        and bloom[c >> 3] & (1 << (c & 7))
+    )
 
 
 class Resource:
@@ -140,7 +149,7 @@ class Resource:
         if res is not None:
             parts.append(self._novelty(event, res, state, sensitivity, level))
         service = event.service
-        if service is not None and service.namespaces:
+        if service is not None and service.namespaces and not e.resource.startswith(_CONTROL):
             outside = [r for r in e.all_resources if not _inside(service, r)]
             if outside:
                 parts.append(

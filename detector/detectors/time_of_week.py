@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from array import array
 from typing import ClassVar
 
 import numpy as np
@@ -17,6 +18,7 @@ HOURS = 168
 _DAYS = ("Mon", "Tue", "Wed", "Thu", "Fri", "Sat", "Sun")
 _EPOCH_HOUR_OF_WEEK = 72  # 1970-01-01 00:00 UTC was a Thursday: 3 days after Monday 00:00
 _REBASE_AT = 1e6
+_WEEK = 7 * 86400.0
 
 
 def hour_of_week(time: float) -> int:
@@ -39,7 +41,8 @@ class TimeProfile:
     __slots__ = ("counts", "ref", "scores", "scored_at")
 
     def __init__(self, time: float) -> None:
-        self.counts = np.zeros(HOURS, dtype=np.float32)
+        # array, not numpy: a smaller header, and numpy views it without copying.
+        self.counts = array("f", bytes(4 * HOURS))
         self.ref = time
         self.scores: bytes | None = None
         self.scored_at = 0
@@ -51,9 +54,10 @@ class TimeOfWeek:
     The probability of each hour mixes the identity's own histogram (with neighbouring
     hours, because habits do not stop on the hour), the product of its hour-of-day and
     day-of-week marginals (a weekday habit extends to the other weekdays), and the
-    population's histogram as a prior worth ``prior_strength`` events. An hour is as
-    surprising as the total probability of the hours at most as likely as it (a p-value),
-    so an identity active around the clock never scores.
+    population's histogram as a prior worth ``prior_strength`` events. An hour is
+    surprising when it is many times less likely than an even spread over the week, and
+    the hours at most as likely hold little of the activity (so the quietest hours of an
+    identity active around the clock do not count). Nothing scores before a week is seen.
 
     Parameters
     ----------
@@ -62,7 +66,8 @@ class TimeOfWeek:
     prior_strength
         How many events the population prior is worth.
     significance
-        The p-value at which the score starts to rise; it reaches 1 two decades lower.
+        An hour scores in full only if the hours at most as likely as it hold less than this
+        share of the activity, and not at all above twice this share.
     refresh
         Relative growth of the profile that triggers recomputing the hour scores.
     """
@@ -73,7 +78,7 @@ class TimeOfWeek:
         self,
         half_life: float = 14 * 86400.0,
         prior_strength: float = 10.0,
-        significance: float = 0.05,
+        significance: float = 0.1,
         refresh: float = 0.05,
     ) -> None:
         self.half_life = half_life
@@ -118,14 +123,15 @@ class TimeOfWeek:
         hour = hour_of_week(time)
         weight = self._decay.weight(time, profile.ref)
         if weight > _REBASE_AT:
-            profile.counts /= np.float32(weight)
+            np.frombuffer(profile.counts, dtype=np.float32)[:] /= np.float32(weight)
             profile.ref = time
             weight = 1.0
         profile.counts[hour] += weight
         self.population[hour] += 1.0
-        if state.learned + 1 >= max(5, profile.scored_at * (1.0 + self.refresh)):
-            profile.scores = self._hour_scores(profile, time)
-            profile.scored_at = state.learned + 1
+        learned = state.learned + 1
+        if learned >= max(profile.scored_at + 10, profile.scored_at * (1.0 + self.refresh)):
+            profile.scores = self._hour_scores(profile, time, state.first_seen)
+            profile.scored_at = learned
 
     def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
         """Time has no short-term context."""
@@ -133,25 +139,39 @@ class TimeOfWeek:
     # -- internals -----------------------------------------------------------------------
 
     def _probabilities(self, profile: TimeProfile, time: float) -> tuple[np.ndarray, float]:
-        counts = profile.counts.astype(np.float64)
+        counts = np.frombuffer(profile.counts, dtype=np.float32).astype(np.float64)
         total = counts.sum()
-        smoothed = counts + 0.5 * (np.roll(counts, 1) + np.roll(counts, -1))
+        # Neighbouring hours, around the week: Sunday 23:00 borders Monday 00:00.
+        smoothed = counts.copy()
+        smoothed[1:] += 0.5 * counts[:-1]
+        smoothed[0] += 0.5 * counts[-1]
+        smoothed[:-1] += 0.5 * counts[1:]
+        smoothed[-1] += 0.5 * counts[0]
         smoothed /= smoothed.sum()
-        grid = counts.reshape(7, 24)
-        marginal = np.outer(grid.sum(axis=1) / total, grid.sum(axis=0) / total).ravel()
-        own = 0.7 * smoothed + 0.3 * marginal
+        grid = counts.reshape(7, 24) / total
+        by_day = grid.sum(axis=1)
+        # A habit on some weekdays extends to the other weekdays (and weekend to weekend).
+        by_day[:5] = 0.6 * by_day[:5] + 0.4 * by_day[:5].mean()
+        by_day[5:] = 0.6 * by_day[5:] + 0.4 * by_day[5:].mean()
+        marginal = np.outer(by_day, grid.sum(axis=0)).ravel()
+        own = 0.6 * smoothed + 0.4 * marginal
         prior = self.population / self.population.sum()
         prior = 0.5 * prior + 0.5 / HOURS
         n = total * self._decay.factor(time, profile.ref)
         return (n * own + self.prior_strength * prior) / (n + self.prior_strength), n
 
-    def _hour_scores(self, profile: TimeProfile, time: float) -> bytes:
+    def _hour_scores(self, profile: TimeProfile, time: float, first_seen: float) -> bytes:
         p, _ = self._probabilities(profile, time)
-        # An hour is as surprising as the mass of the hours at most as likely as it.
+        # How many times less likely than an even spread over the week ...
+        rarity = np.clip((-np.log10(p * HOURS) - 0.5) / 1.5, 0.0, 1.0)
+        # ... provided the hours at most this likely hold little of the activity (a p-value),
+        # so the quietest hours of an identity active around the clock do not count.
         ranked = np.sort(p)
         tail = np.cumsum(ranked)[np.searchsorted(ranked, p, side="right") - 1]
-        ratio = np.maximum(tail, 1e-12) / self.significance
-        scores = np.clip(-np.log10(ratio) / 2.0, 0.0, 1.0)
+        significant = np.clip((2.0 * self.significance - tail) / self.significance, 0.0, 1.0)
+        # A week must have been seen before an hour of it can be called unusual.
+        coverage = min(1.0, (time - first_seen) / _WEEK)
+        scores = rarity * significant * coverage
         return np.round(scores * 255.0).astype(np.uint8).tobytes()
 
     def _reason(self, event: EnrichedEvent, profile: TimeProfile, hour: int) -> str:
@@ -159,25 +179,25 @@ class TimeOfWeek:
         by_hour = p.reshape(7, 24).sum(axis=0)
         usual = _usual_hours(by_hour)
         when = f"{_DAYS[hour // 24]} {hour % 24:02d}:00 UTC"
-        share = p[hour] * 100
         return (
-            f"active {when}, unusual for {event.display_identity}: {share:.2g}% of its "
-            f"~{math.floor(n):,} recent events fall in this hour; usually active {usual}"
+            f"active {when}, unusual for {event.display_identity}: {p[hour]:.2%} of its "
+            f"~{math.floor(n):,} recent events fall in this hour ({1 / (p[hour] * HOURS):,.0f}x "
+            f"less than an even spread); usually active {usual}"
         )
 
 
 def _usual_hours(by_hour: np.ndarray) -> str:
-    """The smallest run of hours of the day holding 80% of the activity, as text."""
+    """The smallest run of hours of the day holding 90% of the activity, as text."""
     best: tuple[int, int] | None = None
     for start in range(24):
         mass = 0.0
         for length in range(1, 25):
             mass += by_hour[(start + length - 1) % 24]
-            if mass >= 0.8:
+            if mass >= 0.9:
                 if best is None or length < best[1]:
                     best = (start, length)
                 break
-    if best is None or best[1] >= 22:
+    if best is None or best[1] >= 20:
         return "around the clock"
     start, length = best
     return f"{start:02d}:00–{(start + length) % 24:02d}:00 UTC"

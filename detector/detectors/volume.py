@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import math
 import zlib
+from array import array
 from typing import ClassVar
 
-import numpy as np
-from scipy.special import nbdtrc, pdtrc
+from scipy.special import betainc, pdtrc
 
 from detector.detectors.base import Finding, combine, tail_score
 from detector.event import DENIED, EnrichedEvent
@@ -17,15 +17,16 @@ __all__ = ["Volume"]
 
 # Actions that do not reach a secret: they do not count towards distinct secrets.
 _NOT_SECRETS = frozenset({"login", "token-lookup", "token-renew", "lease-renew"})
-_METRICS = ("requests", "distinct", "lists", "denied")
 
 
 class VolumeState:
     """The current window's counts and the identity's baseline of past windows.
 
-    ``moments`` holds, per metric, the running mean and mean square of counts over
-    closed, fully trusted windows; ``hourly`` the mean request count of windows by hour of
-    day (row 0) and how many windows that mean rests on (row 1).
+    ``moments`` holds, per metric (requests, distinct, lists, denied), the running mean
+    and mean square of counts over closed, fully trusted windows, then the dispersion of
+    request counts around their hour's mean; ``hourly`` the mean
+    request count of windows by hour of day (0-23) and how many windows each mean rests
+    on (24-47). Plain arrays: compact, and their items are Python floats (fast to use).
     """
 
     __slots__ = (
@@ -43,10 +44,10 @@ class VolumeState:
     def __init__(self, start: float) -> None:
         self.start = start
         self.requests = self.trusted = self.lists = self.denied = 0
-        self.distinct: set[int] = set()
+        self.distinct: set[int] | None = None  # created when needed: an empty set is big
         self.windows = 0
-        self.moments = np.zeros((4, 2), dtype=np.float64)
-        self.hourly = np.zeros((2, 24), dtype=np.float32)
+        self.moments = array("d", bytes(9 * 8))
+        self.hourly = array("f", bytes(48 * 4))
 
 
 class Volume:
@@ -102,14 +103,20 @@ class Volume:
         e = event.event
         if vol is None:
             return None  # one event is not a burst
+        counted = e.action not in _NOT_SECRETS
         if e.time >= vol.start + self.window:
-            requests, distinct, lists, denied = 1, 1, 0, 0
+            requests, distinct, lists, denied = 1, int(counted), 0, 0
         else:
             requests = vol.requests + 1
-            distinct = len(vol.distinct) + (_resource_key(event) not in vol.distinct)
+            seen = vol.distinct or ()
+            distinct = len(seen)
+            if counted and _resource_key(event) not in seen:
+                distinct += 1
             lists, denied = vol.lists, vol.denied
         lists += e.action == "list"
         denied += e.outcome == DENIED
+        if requests < 4 and denied < 2:
+            return None  # nothing here can be a burst: skip the arithmetic
         hour = int(e.time // 3600) % 24
         minutes = self.window / 60
         parts = []
@@ -139,7 +146,7 @@ class Volume:
                         )
                     )
         if denied >= 2:
-            mean = max(self.prior_denied, float(vol.moments[3, 0]))
+            mean = max(self.prior_denied, vol.moments[6])
             tail = float(pdtrc(denied - 1, mean))
             if tail < 0.01:
                 parts.append(
@@ -150,6 +157,8 @@ class Volume:
                         True,
                     )
                 )
+        if not parts:
+            return None
         return combine(self.name, parts, requests=requests, distinct=distinct, denied=denied)
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
@@ -167,6 +176,8 @@ class Volume:
             vol.start = e.time
         vol.requests += 1
         if e.action not in _NOT_SECRETS:
+            if vol.distinct is None:
+                vol.distinct = set()
             if len(vol.distinct) < 4096:
                 vol.distinct.add(_resource_key(event))
         vol.lists += e.action == "list"
@@ -179,31 +190,39 @@ class Volume:
         if vol.trusted >= vol.requests:
             vol.windows += 1
             rate = 1.0 / min(vol.windows, self.memory)
-            counts = np.array(
-                [vol.requests, len(vol.distinct), vol.lists, vol.denied], dtype=np.float64
-            )
-            vol.moments[:, 0] += rate * (counts - vol.moments[:, 0])
-            vol.moments[:, 1] += rate * (counts * counts - vol.moments[:, 1])
+            moments = vol.moments
+            distinct = len(vol.distinct or ())
+            for metric, count in enumerate((vol.requests, distinct, vol.lists, vol.denied)):
+                moments[2 * metric] += rate * (count - moments[2 * metric])
+                moments[2 * metric + 1] += rate * (count * count - moments[2 * metric + 1])
             hour = int(vol.start // 3600) % 24
-            weight = float(vol.hourly[1, hour]) + 1.0
-            hourly_rate = 1.0 / min(weight, self.memory / 8)
-            vol.hourly[0, hour] += hourly_rate * (vol.requests - vol.hourly[0, hour])
-            vol.hourly[1, hour] = weight
+            hourly = vol.hourly
+            if hourly[24 + hour] > 0:
+                # Spread around this hour's own mean, pooled over hours (quasi-Poisson):
+                # a busy morning must not make a burst in a quiet night look ordinary.
+                expected = max(hourly[hour], 0.5)
+                residual = (vol.requests - hourly[hour]) ** 2 / expected
+                moments[8] += rate * (residual - moments[8])
+            weight = hourly[24 + hour] + 1.0
+            hourly[hour] += (vol.requests - hourly[hour]) / min(weight, self.memory / 8)
+            hourly[24 + hour] = weight
         vol.requests = vol.trusted = vol.lists = vol.denied = 0
-        vol.distinct = set()
+        vol.distinct = None
 
     def _expected(self, vol: VolumeState, metric: int, hour: int | None = None):
         """Expected count this window and its dispersion (variance / mean, at least 1)."""
-        mean, square = vol.moments[metric]
+        mean, square = vol.moments[2 * metric], vol.moments[2 * metric + 1]
         # Few windows: lean on the prior.
         known = min(vol.windows, self.memory)
         prior = self.prior_requests if metric == 0 else self.prior_requests / 2
         overall = (known * mean + 3.0 * prior) / (known + 3.0)
-        if hour is not None and vol.hourly[1, hour] > 0:
-            weight = float(vol.hourly[1, hour])
-            overall = (weight * float(vol.hourly[0, hour]) + 3.0 * overall) / (weight + 3.0)
         variance = max(square - mean * mean, 0.0)
         dispersion = max(1.0, variance / mean) if mean > 0 else 1.0
+        if hour is not None and vol.hourly[24 + hour] > 0:
+            weight = vol.hourly[24 + hour]
+            overall = (weight * vol.hourly[hour] + 3.0 * overall) / (weight + 3.0)
+            if weight >= 2:
+                dispersion = max(1.0, vol.moments[8])
         # Few windows say little about the spread: widen it.
         dispersion *= 1.0 + 5.0 / (known + 1.0)
         return max(overall, 0.5), dispersion
@@ -215,10 +234,11 @@ def _tail(count: int, mean: float, dispersion: float) -> float:
         return 1.0
     if dispersion <= 1.0001:
         return float(pdtrc(count - 1, mean))
+    # Negative binomial with size r and success probability p: P(X >= k) = I_{1-p}(k, r).
     variance = mean * dispersion
     p = mean / variance
-    n = mean * mean / (variance - mean)
-    return float(nbdtrc(count - 1, n, p))
+    r = mean * mean / (variance - mean)
+    return float(betainc(count, r, 1.0 - p))
 
 
 def _resource_key(event: EnrichedEvent) -> int:
