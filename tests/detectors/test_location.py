@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
 from detector.detectors import Location
 from detector.event import GeoInfo
 

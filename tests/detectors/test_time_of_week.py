@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 
-import pytest
-
 from detector.detectors import TimeOfWeek
 from detector.detectors.time_of_week import hour_of_week
 

@@ -5,8 +5,6 @@ from __future__ import annotations
 import pickle
 import random
 
-import pytest
-
 from detector.detectors import Volume
 from detector.model import RiskModel
 from detector.scoring import Learning, Scorer
