@@ -3,7 +3,12 @@
 Labels name attack events by ``event_id`` (a JSON line each: ``event_id``, ``scenario``,
 ``instance``); everything else is benign. An attack instance is caught when any of its
 events gets a decision (alert or revoke); detection time is counted from its first event.
-False alerts are decisions on benign events, per 10,000 benign events and per day.
+
+Alerts on benign events are split in two. *Collateral* alerts fall on the victim's own
+requests while its attack is under way (from the attack's first event to an hour after
+its last): the same identity, the same incident, a real one — the analyst would want
+them. *False* alerts are all the others; they are reported per 10,000 benign events and
+per day.
 """
 
 from __future__ import annotations
@@ -16,7 +21,8 @@ from typing import Any
 
 import orjson
 
-from detector.build import load_pipeline
+from detector.build import build_pipeline
+from detector.config import load_pipeline_file
 from detector.pipeline import ScoredEvent
 from detector.runtime.local import LocalRun
 
@@ -46,6 +52,7 @@ class Evaluation:
     benign_events: int = 0
     false_alerts: int = 0
     false_revokes: int = 0
+    collateral_alerts: int = 0
     days: float = 0.0
     scored_events: int = 0
     false_alert_examples: list[dict[str, Any]] = field(default_factory=list)
@@ -89,6 +96,7 @@ class Evaluation:
             "false_revokes": self.false_revokes,
             "false_alerts_per_10k_benign": round(self.false_alerts_per_10k, 3),
             "false_alerts_per_day": round(self.false_alerts_per_day, 3),
+            "collateral_alerts": self.collateral_alerts,
             "days": round(self.days, 3),
             "scored_events": self.scored_events,
             "all_caught": self.all_caught,
@@ -118,6 +126,9 @@ class Scoreboard:
         self._firsts: dict[str, float] = {}
         self._first_time: float | None = None
         self._last_time: float | None = None
+        self._benign_alerts: list[tuple[str, float, str, dict[str, Any]]] = []
+        # identity -> [first, last] time of the attacks on it
+        self._attacked: dict[str, list[float]] = {}
 
     def observe(self, scored: ScoredEvent) -> None:
         event, assessment, report = scored.event, scored.assessment, self.report
@@ -129,11 +140,12 @@ class Scoreboard:
         if label is None:
             report.benign_events += 1
             if assessment.decision is not None:
-                report.false_alerts += 1
-                report.false_revokes += assessment.decision == "revoke"
-                if len(report.false_alert_examples) < self.examples:
-                    report.false_alert_examples.append(scored.alert_record())
+                self._benign_alerts.append(
+                    (event.identity, event.time, assessment.decision, scored.alert_record())
+                )
             return
+        span = self._attacked.setdefault(event.identity, [event.time, event.time])
+        span[1] = max(span[1], event.time)
         scenario, instance = label
         result = self._results.get(instance)
         if result is None:
@@ -152,6 +164,17 @@ class Scoreboard:
     def finish(self) -> Evaluation:
         """The evaluation so far; labelled instances never scored count as missed."""
         report = self.report
+        report.false_alerts = report.false_revokes = report.collateral_alerts = 0
+        report.false_alert_examples = []
+        for identity, time, decision, record in self._benign_alerts:
+            span = self._attacked.get(identity)
+            if span is not None and span[0] <= time <= span[1] + 3600.0:
+                report.collateral_alerts += 1
+                continue
+            report.false_alerts += 1
+            report.false_revokes += decision == "revoke"
+            if len(report.false_alert_examples) < self.examples:
+                report.false_alert_examples.append(record)
         if self._first_time is not None:
             report.days = max((self._last_time - self._first_time) / 86400.0, 1e-9)
         results = dict(self._results)
@@ -161,10 +184,19 @@ class Scoreboard:
         return report
 
 
-def evaluate(log: Path, labels_path: Path, pipeline_path: Path) -> Evaluation:
-    """Replay ``log`` through a fresh pipeline and score the result against the labels."""
+def evaluate(
+    log: Path, labels_path: Path, pipeline_path: Path, inventory: Path | None = None
+) -> Evaluation:
+    """Replay ``log`` through a fresh pipeline and score the result against the labels.
+
+    ``inventory`` replaces the pipeline's service inventory (a simulated organisation
+    comes with its own).
+    """
     scoreboard = Scoreboard(read_labels(labels_path))
-    config, pipeline = load_pipeline(pipeline_path)
+    config = load_pipeline_file(pipeline_path)
+    if inventory is not None:
+        config.enrichers.service.inventory = str(inventory.resolve())
+    pipeline = build_pipeline(config)
     with tempfile.TemporaryDirectory(prefix="detector-eval-") as out:
         run = LocalRun(
             pipeline, Path(out), None, config.source.reorder_window, on_scored=scoreboard.observe

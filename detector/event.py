@@ -116,9 +116,11 @@ class EnrichedEvent:
 
     ``network_owner`` is the service whose CIDR holds the client address, if any: when it
     differs from ``service`` a credential is being used from another service's network.
+    ``risk`` is set by the model once the event is scored, for detectors that learn from
+    an event in proportion to how much it can be trusted.
     """
 
-    __slots__ = ("event", "geo", "service", "network_owner", "sensitivity")
+    __slots__ = ("event", "geo", "service", "network_owner", "sensitivity", "risk")
 
     def __init__(
         self,
@@ -133,6 +135,7 @@ class EnrichedEvent:
         self.service = service
         self.network_owner = network_owner
         self.sensitivity = sensitivity
+        self.risk = 0.0
 
     def __repr__(self) -> str:
         return f"EnrichedEvent({self.event!r}, geo={self.geo!r}, service={self.service!r})"

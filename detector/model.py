@@ -34,6 +34,8 @@ class RiskModel:
             if finding is not None:
                 findings.append(finding)
         assessment = self.scorer.assess(findings, state, e.time)
+        event.risk = assessment.risk
+        self.scorer.remember(assessment, state, e.time)
         for detector in self.detectors:
             detector.observe_one(event, state)
         if assessment.risk < self.scorer.revoke:

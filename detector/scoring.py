@@ -4,7 +4,13 @@ Detectors say how surprising an event is; the scorer says how much that matters.
 finding is weighted (the model profile's ``weight``), damped while the identity is in its
 learning period (only the part that compares with history), and the weighted scores
 combine by noisy-OR: ``risk = 1 - prod(1 - w_i * s_i)``, the probability that at least
-one piece of evidence is real if each were independent. Deciding is separate from
+one piece of evidence is real if each were independent. Evidence also accumulates over
+a short window: an event that is suspicious in itself (a secret it should not read, a
+token it should not mint) and follows other such events of the same identity escalates,
+because an attacker rarely stops at one request. Only signals that are new evidence at
+every event accumulate (``Finding.escalates``): an odd hour, a burst, a new network or a
+root token persist over many requests and would otherwise count once per request.
+Deciding is separate from
 scoring (as in River's ``anomaly.filter``): thresholds, and an optional alert budget that
 raises the alert threshold on days that would otherwise flood the SOC.
 """
@@ -42,6 +48,8 @@ class Assessment:
     risk: float
     decision: str | None
     findings: list[tuple[float, Finding]] = field(default_factory=list)
+    #: the part of the risk that is new evidence at this event (see ``escalating``)
+    own_risk: float = 0.0
 
     @property
     def reasons(self) -> list[str]:
@@ -112,6 +120,11 @@ class Scorer:
         Findings contributing less than this are left out of the reasons.
     alert_budget
         Alerts per day to aim for (``None``: no budget).
+    escalation
+        ``(window seconds, floor, weight)``: an event whose escalating risk (the findings'
+        :attr:`~detector.detectors.base.Finding.escalates` parts) reaches ``floor``
+        combines with the identity's such events of the last ``window`` seconds, each
+        counting ``weight`` times its risk; ``None``: off.
     """
 
     def __init__(
@@ -122,6 +135,7 @@ class Scorer:
         learning: Learning | None = None,
         reason_floor: float = 0.05,
         alert_budget: float | None = None,
+        escalation: tuple[float, float, float] | None = (900.0, 0.35, 0.5),
     ) -> None:
         self.weights = weights
         self.alert = alert
@@ -129,19 +143,28 @@ class Scorer:
         self.learning = learning or Learning()
         self.reason_floor = reason_floor
         self.budget = AlertBudget(alert_budget) if alert_budget else None
+        self.escalation = escalation
 
     def assess(self, findings: list[Finding], state: IdentityState, time: float) -> Assessment:
         learning = self.learning
         maturity = state.maturity(learning.min_events, learning.min_age)
         damping = learning.damping + (1.0 - learning.damping) * maturity
-        remaining = 1.0
+        remaining = remaining_new = 1.0
         ranked: list[tuple[float, Finding]] = []
         for finding in findings:
             score = finding.instant + (finding.score - finding.instant) * damping
-            weighted = self.weights.get(finding.detector, 1.0) * score
+            weight = self.weights.get(finding.detector, 1.0)
+            weighted = weight * score
             remaining *= 1.0 - weighted
+            if finding.escalates:
+                remaining_new *= 1.0 - weight * min(finding.escalates, score)
             if weighted >= self.reason_floor:
                 ranked.append((weighted, finding))
+        own_risk = 1.0 - remaining_new
+        escalated = self._escalation(own_risk, state, time)
+        if escalated is not None:
+            remaining *= 1.0 - escalated.score
+            ranked.append((escalated.score, escalated))
         ranked.sort(key=lambda pair: -pair[0])
         risk = 1.0 - remaining
         alert = self.alert
@@ -154,4 +177,39 @@ class Scorer:
             decision = ALERT
         else:
             decision = None
-        return Assessment(risk=risk, decision=decision, findings=ranked)
+        return Assessment(risk=risk, decision=decision, findings=ranked, own_risk=own_risk)
+
+    def _escalation(self, own_risk: float, state: IdentityState, time: float) -> Finding | None:
+        """The identity's recent suspicious events, as one finding, if this one is too."""
+        if self.escalation is None or state.recent is None:
+            return None
+        window, floor, weight = self.escalation
+        if own_risk < floor:
+            return None
+        earlier = [(t, r) for t, r in state.recent if 0.0 <= time - t <= window]
+        if not earlier:
+            return None
+        remaining = 1.0
+        for _, risk in earlier:
+            remaining *= 1.0 - weight * risk
+        minutes = (time - earlier[0][0]) / 60.0
+        risks = ", ".join(f"{r:.2f}" for _, r in earlier[-5:])
+        return Finding(
+            detector="escalation",
+            score=1.0 - remaining,
+            reason=f"{len(earlier) + 1} suspicious requests by this identity in "
+            f"{max(minutes, 1.0):.0f} min (secrets or tokens it should not touch; earlier "
+            f"risks {risks})",
+            instant=1.0 - remaining,
+        )
+
+    def remember(self, assessment: Assessment, state: IdentityState, time: float) -> None:
+        """Keep a suspicious event's own risk for the escalation of the next ones."""
+        if self.escalation is None:
+            return
+        window, floor, _ = self.escalation
+        if assessment.own_risk < floor:
+            return
+        recent = [(t, r) for t, r in (state.recent or ()) if time - t <= window]
+        recent.append((time, assessment.own_risk))
+        state.recent = recent[-8:]

@@ -73,13 +73,15 @@ class DecayingCounter:
         self.total = 0.0
         self.ref: float | None = None
 
-    def add(self, key: str, time: float, decay: Decay, limit: int = 8) -> None:
+    def add(self, key: str, time: float, decay: Decay, limit: int = 8, weight: float = 1.0) -> None:
+        """Count ``key`` once (or ``weight`` times) at ``time``."""
         if self.ref is None:
             self.ref = time
-        weight = decay.weight(time, self.ref)
-        if weight > _REBASE_AT:
-            self._rebase(weight, time)
-            weight = 1.0
+        inflation = decay.weight(time, self.ref)
+        if inflation > _REBASE_AT:
+            self._rebase(inflation, time)
+            inflation = 1.0
+        weight *= inflation
         counts = self.counts
         if key in counts:
             counts[key] += weight
@@ -142,6 +144,7 @@ class IdentityState:
         "volume",
         "resource",
         "lifecycle",
+        "recent",
         "extra",
     )
 
@@ -156,6 +159,8 @@ class IdentityState:
         self.volume: Any = None
         self.resource: Any = None
         self.lifecycle: Any = None
+        # (time, risk) of the identity's latest suspicious events, for escalation.
+        self.recent: list[tuple[float, float]] | None = None
         self.extra: dict[str, Any] | None = None
 
     def __getstate__(self) -> tuple:

@@ -45,7 +45,9 @@ def evaluation_table(report: Evaluation) -> Table:
     table.caption = (
         f"benign events: {report.benign_events:,} over {report.days:.1f} days; false alerts: "
         f"{report.false_alerts:,} ({report.false_alerts_per_10k:.2f} per 10,000 benign events, "
-        f"{report.false_alerts_per_day:.2f} per day; {report.false_revokes} would revoke)"
+        f"{report.false_alerts_per_day:.2f} per day; {report.false_revokes} would revoke); "
+        f"collateral alerts on victims' own requests during their attack: "
+        f"{report.collateral_alerts:,}"
     )
     table.caption_justify = "left"
     return table
@@ -63,15 +65,26 @@ def evaluation_table(report: Evaluation) -> Table:
     help="The pipeline to evaluate.",
 )
 @click.option(
+    "--inventory",
+    type=click.Path(exists=True, dir_okay=False, path_type=Path),
+    help="Service inventory to use instead of the pipeline's "
+    "(default: inventory.toml beside LOG, as detector simulate writes it).",
+)
+@click.option(
     "--json",
     "json_path",
     type=click.Path(dir_okay=False, path_type=Path),
     help="Also write the report as JSON (- for stdout).",
 )
-def evaluate_command(log: Path, labels: Path, pipeline_file: Path, json_path: Path | None) -> None:
+def evaluate_command(
+    log: Path, labels: Path, pipeline_file: Path, inventory: Path | None, json_path: Path | None
+) -> None:
     """Replay a labelled LOG and report, per scenario, what was caught and how fast."""
+    beside = log.parent / "inventory.toml"
+    if inventory is None and beside.is_file():
+        inventory = beside
     try:
-        report = evaluate(log, labels, pipeline_file)
+        report = evaluate(log, labels, pipeline_file, inventory)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
     payload = orjson.dumps(report.to_dict(), option=orjson.OPT_INDENT_2)

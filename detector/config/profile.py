@@ -33,9 +33,13 @@ class ScoringSection(_Section):
     revoke: float = 0.9
     alert_budget_per_day: float = 0.0
     reason_floor: float = 0.05
+    escalation_window: float | str = "15m"
+    escalation_floor: float = 0.35
+    escalation_weight: float = 0.5
 
     def __post_init__(self) -> None:
-        for name in ("alert", "revoke", "reason_floor"):
+        self._duration("escalation_window")
+        for name in ("alert", "revoke", "reason_floor", "escalation_floor", "escalation_weight"):
             self._probability(name)
         if self.alert > self.revoke:
             raise ValueError(f"alert ({self.alert}) must not exceed revoke ({self.revoke})")
@@ -155,6 +159,13 @@ def build_model(profile: ModelProfile, overrides: dict[str, float] | None = None
         ),
         reason_floor=profile.scoring.reason_floor,
         alert_budget=scoring["alert_budget_per_day"] or None,
+        escalation=(
+            profile.scoring.escalation_window,
+            profile.scoring.escalation_floor,
+            profile.scoring.escalation_weight,
+        )
+        if profile.scoring.escalation_weight > 0
+        else None,
     )
     store = IdentityStore(profile.state.idle_ttl, profile.state.max_identities)
     return RiskModel(detectors, scorer, store)

@@ -12,12 +12,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
-from typing import Any, ClassVar, Protocol, runtime_checkable
+from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 
 from detector.event import EnrichedEvent
 from detector.state import IdentityState
 
-__all__ = ["Detector", "Finding", "combine", "surprise", "tail_score"]
+__all__ = ["Detector", "Finding", "Signal", "combine", "surprise", "tail_score"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,6 +36,10 @@ class Finding:
     reason: str
     instant: float = 0.0
     evidence: dict[str, Any] = field(default_factory=dict)
+    #: the part of the score that is new evidence at this very event (a secret it should
+    #: not read, a token it should not mint), which accumulates over an identity's
+    #: consecutive requests; an odd hour or a new network persists and does not
+    escalates: float = 0.0
 
 
 @runtime_checkable
@@ -72,24 +76,40 @@ def tail_score(tail: float, start: float = 2.0, span: float = 4.0) -> float:
     return min(1.0, max(0.0, (-math.log10(tail) - start) / span))
 
 
-def combine(detector: str, parts: list[tuple[float, str, bool]], **evidence: Any) -> Finding | None:
-    """One finding from a detector's sub-signals ``(score, reason, instant)``.
+class Signal(NamedTuple):
+    """One sub-signal of a detector: a score, its reason, and how it counts.
+
+    ``instant``: needs no history (not damped in the learning period); ``escalates``: new
+    evidence at every event (see :attr:`Finding.escalates`).
+    """
+
+    score: float
+    reason: str
+    instant: bool = False
+    escalates: bool = False
+
+
+def combine(detector: str, parts: list[tuple], **evidence: Any) -> Finding | None:
+    """One finding from a detector's sub-signals (:class:`Signal` or plain tuples of it).
 
     Scores combine by noisy-OR (independent pieces of evidence), reasons are ranked by
-    score, and the instant sub-signals make up :attr:`Finding.instant`.
+    score, and the instant and escalating sub-signals make up their parts of the score.
     """
-    kept = sorted((p for p in parts if p[0] > 0.0), key=lambda p: -p[0])
+    kept = sorted((Signal(*p) for p in parts if p[0] > 0.0), key=lambda p: -p.score)
     if not kept:
         return None
-    remaining = remaining_instant = 1.0
-    for score, _, instant in kept:
-        remaining *= 1.0 - score
-        if instant:
-            remaining_instant *= 1.0 - score
+    remaining = remaining_instant = remaining_escalating = 1.0
+    for signal in kept:
+        remaining *= 1.0 - signal.score
+        if signal.instant:
+            remaining_instant *= 1.0 - signal.score
+        if signal.escalates:
+            remaining_escalating *= 1.0 - signal.score
     return Finding(
         detector=detector,
         score=1.0 - remaining,
-        reason="; ".join(reason for _, reason, _ in kept),
+        reason="; ".join(signal.reason for signal in kept),
         instant=1.0 - remaining_instant,
         evidence=evidence,
+        escalates=1.0 - remaining_escalating,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.detectors.base import Finding, combine
+from detector.detectors.base import Finding, Signal, combine
 from detector.event import EnrichedEvent
 from detector.state import IdentityState
 
@@ -112,10 +112,15 @@ class Lifecycle:
         created = life.created if life else 0
         parts: list[tuple[float, str, bool]] = []
         if "root" in e.new_credential_policies:
-            parts.append((0.9, f"{who} created a token with the root policy", True))
+            parts.append((0.9, f"{who} created a token with the root policy", True, True))
         if e.new_credential_orphan and not (life and life.orphans):
             parts.append(
-                (0.6, f"{who} created an orphan token (it survives its parent's revocation)", True)
+                Signal(
+                    0.6,
+                    f"{who} created an orphan token (it survives its parent's revocation)",
+                    instant=True,
+                    escalates=True,
+                )
             )
         if created == 0 and state.learned >= self.min_history:
             parts.append(
@@ -123,6 +128,7 @@ class Lifecycle:
                     0.5,
                     f"first token ever minted by {who} after {state.learned:,} requests",
                     False,
+                    True,
                 )
             )
         ttl = e.new_credential_ttl or 0
@@ -135,10 +141,13 @@ class Lifecycle:
                     f"token TTL {_hours(ttl)}; tokens {who} created before lived at most "
                     f"{_hours(life.longest_ttl)}",
                     False,
+                    True,
                 )
             )
         elif not created and ttl >= self.long_ttl:
-            parts.append((0.35, f"long-lived token created by {who}: TTL {_hours(ttl)}", True))
+            parts.append(
+                (0.35, f"long-lived token created by {who}: TTL {_hours(ttl)}", True, True)
+            )
         return parts
 
 

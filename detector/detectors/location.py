@@ -19,10 +19,11 @@ _NO_PLACE = frozenset({"none", "invalid", "loopback"})
 class LocationState:
     """Where an identity has been, and the last network of each of its recent credentials."""
 
-    __slots__ = ("countries", "networks", "cities", "fix", "credentials")
+    __slots__ = ("countries", "networks", "cities", "fix", "credentials", "novelty")
 
     def __init__(self) -> None:
         self.networks = DecayingCounter()
+        self.novelty = 0.0  # running share of learned events that came from a new network
         # Created at the first public address: most services never have one.
         self.countries: DecayingCounter | None = None
         self.cities: DecayingCounter | None = None
@@ -35,10 +36,11 @@ class LocationState:
 class Location:
     """First-seen country / network / city, impossible travel and credential replay.
 
-    Novelty is judged against how often the identity meets new places at all: with ``k``
-    distinct networks in ``n`` (decayed) events, a new one has probability about
-    ``(k + 0.5) / (n + k + 0.5)`` — rare for a service that always calls from one subnet,
-    common for a CI runner on ever-changing cloud addresses.
+    A place is *established* for an identity once it has been seen in at least
+    ``established`` trusted events (decayed): one alerted event from a thief's address does
+    not make it home. Novelty is judged against how often the identity meets new networks
+    at all (a running rate): rare for a service that always calls from one subnet, common
+    for a CI runner on ever-changing cloud addresses.
 
     Parameters
     ----------
@@ -52,6 +54,10 @@ class Location:
         Seconds within which one credential seen from two networks counts as replayed.
     max_places
         Countries, networks and cities remembered per identity (the most used).
+    established
+        Trusted (decayed) events from a place before it counts as known.
+    memory
+        Events the running rate of new networks effectively averages over.
     """
 
     name: ClassVar[str] = "location"
@@ -63,32 +69,44 @@ class Location:
         min_travel_km: float = 500.0,
         replay_window: float = 600.0,
         max_places: int = 8,
+        established: float = 1.0,
+        memory: int = 500,
     ) -> None:
         self.half_life = half_life
         self.max_speed_kmh = max_speed_kmh
         self.min_travel_km = min_travel_km
         self.replay_window = replay_window
         self.max_places = max_places
+        self.established = established
+        self.memory = memory
         self._decay = Decay(half_life)
 
     def __repr__(self) -> str:
         return (
             f"Location(half_life={self.half_life}, max_speed_kmh={self.max_speed_kmh}, "
             f"min_travel_km={self.min_travel_km}, replay_window={self.replay_window}, "
-            f"max_places={self.max_places})"
+            f"max_places={self.max_places}, established={self.established}, "
+            f"memory={self.memory})"
         )
 
     @classmethod
     def _unit_test_params(cls):
-        yield {"max_speed_kmh": 800.0, "replay_window": 300.0}
+        yield {"max_speed_kmh": 800.0, "replay_window": 300.0, "established": 1.0}
 
     # -- contract ------------------------------------------------------------------------
 
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
         e = event.event
         parts: list[tuple[float, str, bool]] = []
+        geo = event.geo
+        loc: LocationState | None = state.location
         owner, service = event.network_owner, event.service
-        if owner is not None and service is not None and owner.name != service.name:
+        if (
+            owner is not None
+            and service is not None
+            and owner.name != service.name
+            and not (loc and geo and self._known(loc.networks, geo.network, e.time))
+        ):
             parts.append(
                 (
                     0.6,
@@ -96,11 +114,9 @@ class Location:
                     True,
                 )
             )
-        geo = event.geo
-        loc: LocationState | None = state.location
         if geo is not None and loc is not None and geo.ip_class not in _NO_PLACE and geo.network:
-            if geo.network not in loc.networks:
-                parts.append(self._new_network(loc, geo.network, geo.place(), e.time))
+            if not self._known(loc.networks, geo.network, e.time):
+                parts.append(self._new_network(loc, geo.network, geo.place(), e.time, state))
             if geo.is_public and geo.country:
                 parts.append(
                     self._new_country(loc, geo.country, geo.city, event.display_identity, e.time)
@@ -126,13 +142,18 @@ class Location:
         if loc is None:
             loc = state.location = LocationState()
         time, decay, limit = event.event.time, self._decay, self.max_places
-        loc.networks.add(geo.network, time, decay, limit)
+        new = not self._known(loc.networks, geo.network, time)
+        loc.novelty += (float(new) - loc.novelty) / min(state.learned + 1, self.memory)
+        # A place becomes the identity's own through trusted use: a request that alerted
+        # counts only for what trust it has left, so a thief's address stays foreign.
+        trust = 1.0 - event.risk
+        loc.networks.add(geo.network, time, decay, limit, trust)
         if geo.is_public and geo.country:
             if loc.countries is None:
                 loc.countries, loc.cities = DecayingCounter(), DecayingCounter()
-            loc.countries.add(geo.country, time, decay, limit)
+            loc.countries.add(geo.country, time, decay, limit, trust)
             if geo.city:
-                loc.cities.add(geo.city, time, decay, limit)
+                loc.cities.add(geo.city, time, decay, limit, trust)
             if geo.latitude is not None and geo.longitude is not None:
                 loc.fix = (geo.latitude, geo.longitude, geo.radius_km or 0.0, time, geo.place())
 
@@ -149,16 +170,22 @@ class Location:
 
     # -- sub-signals ---------------------------------------------------------------------
 
+    def _known(self, counter: DecayingCounter | None, key: str | None, time: float) -> bool:
+        """Seen in enough trusted (decayed) events to count as one of the identity's own."""
+        if counter is None or key is None or key not in counter:
+            return False
+        return counter.effective(key, time, self._decay) >= self.established
+
     def _new_network(
-        self, loc: LocationState, network: str, place: str, time: float
+        self, loc: LocationState, network: str, place: str, time: float, state: IdentityState
     ) -> tuple[float, str, bool]:
-        known = len(loc.networks)
+        known = min(state.learned, self.memory)
+        p_new = (loc.novelty * known + 0.5) / (known + 1.0)
         n = loc.networks.effective_total(time, self._decay)
-        p_new = (known + 0.5) / (n + known + 0.5)
         return (
             0.45 * surprise(p_new),
-            f"first use from network {network} ({place}); seen before: "
-            + _listing(loc.networks, n),
+            f"first use from network {network} ({place}); {p_new:.1%} of its events come from "
+            f"a new network; seen before: " + _listing(loc.networks, n),
             False,
         )
 
@@ -168,8 +195,8 @@ class Location:
         decay = self._decay
         countries, cities = loc.countries, loc.cities
         n_public = countries.effective_total(time, decay) if countries is not None else 0.0
-        if countries is not None and country in countries:
-            if city and city not in cities and n_public >= 1.0:
+        if self._known(countries, country, time):
+            if city and not self._known(cities, city, time) and n_public >= 1.0:
                 known = len(cities)
                 p_new = (known + 0.5) / (n_public + known + 0.5)
                 return (
@@ -221,13 +248,13 @@ class Location:
         network, seen, place, was_public = loc.credentials[e.credential]
         if network == geo.network or e.time - seen > self.replay_window:
             return (0.0, "", True)
-        if geo.network in loc.networks:
+        if loc.networks.share(geo.network) >= 0.02:
             score = 0.3  # both are the identity's own networks (replicas, dual-stack)
         elif geo.is_public and not was_public:
             score = 0.9  # a credential left the private network it lives on: theft's shape
         elif geo.is_public:
             # Public to public: mobile clients hop networks; a new country is the stronger sign.
-            score = 0.85 if loc.countries is None or geo.country not in loc.countries else 0.4
+            score = 0.4 if self._known(loc.countries, geo.country, e.time) else 0.85
         else:
             score = 0.5
         return (

@@ -158,6 +158,7 @@ class Resource:
                         f"{e.action} of {outside[0]} ({level}) is outside {service.name}'s "
                         f"namespaces ({', '.join(service.namespaces[:3])})",
                         True,
+                        True,
                     )
                 )
         return combine(self.name, parts, resource=e.resource, sensitivity=level)
@@ -220,6 +221,7 @@ class Resource:
             f"{event.display_identity}{more}; it touches something new in {p_new:.1%} of "
             f"events; its mounts: {mounts or 'none yet'}",
             False,
+            True,
         )
 
 

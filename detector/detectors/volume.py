@@ -17,14 +17,17 @@ __all__ = ["Volume"]
 
 # Actions that do not reach a secret: they do not count towards distinct secrets.
 _NOT_SECRETS = frozenset({"login", "token-lookup", "token-renew", "lease-renew"})
+# Per closed window: a peak is forgotten by half after ~350 windows of the identity.
+_PEAK_DECAY = 0.998
 
 
 class VolumeState:
     """The current window's counts and the identity's baseline of past windows.
 
     ``moments`` holds, per metric (requests, distinct, lists, denied), the running mean
-    and mean square of counts over closed, fully trusted windows, then the dispersion of
-    request counts around their hour's mean; ``hourly`` the mean
+    and mean square of counts over closed, fully trusted windows (0-7), the dispersion of
+    request counts around their hour's mean (8), and each metric's slowly decaying peak
+    (9-12); ``hourly`` the mean
     request count of windows by hour of day (0-23) and how many windows each mean rests
     on (24-47). Plain arrays: compact, and their items are Python floats (fast to use).
     """
@@ -46,7 +49,7 @@ class VolumeState:
         self.requests = self.trusted = self.lists = self.denied = 0
         self.distinct: set[int] | None = None  # created when needed: an empty set is big
         self.windows = 0
-        self.moments = array("d", bytes(9 * 8))
+        self.moments = array("d", bytes(13 * 8))
         self.hourly = array("f", bytes(48 * 4))
 
 
@@ -121,27 +124,29 @@ class Volume:
         minutes = self.window / 60
         parts = []
         if vol.windows:
-            mean, dispersion = self._expected(vol, 0, hour)
-            tail = _tail(requests, mean, dispersion)
-            if tail < 0.01:
-                parts.append(
-                    (
-                        tail_score(tail),
-                        f"{requests} requests in {minutes:.0f} min; usual for this hour ~"
-                        f"{mean:.1f}",
-                        False,
-                    )
-                )
-            for metric, count, label in ((1, distinct, "distinct secrets"), (2, lists, "lists")):
-                if count < 3:
+            # Only what goes beyond the identity's own busiest windows can be a burst: a
+            # CI system whose runs sometimes overlap has done thirty before.
+            for metric, count, label in (
+                (0, requests, "requests"),
+                (1, distinct, "distinct secrets"),
+                (2, lists, "lists"),
+            ):
+                peak = vol.moments[9 + metric]
+                mean, dispersion = self._expected(vol, metric, hour if metric == 0 else None)
+                if metric == 0 and vol.moments[0] > 0:
+                    peak *= min(1.0, mean / vol.moments[0])  # the peak at this hour's scale
+                if count < 3 or count <= peak:
                     continue
-                mean, dispersion = self._expected(vol, metric)
                 tail = _tail(count, mean, dispersion)
                 if tail < 0.01:
+                    usual = "usual for this hour" if metric == 0 else "usual"
+                    # Half again its busiest is notable; twice its busiest counts in full.
+                    beyond = min(1.0, count / peak - 1.0) if peak >= 1.0 else 1.0
                     parts.append(
                         (
-                            tail_score(tail),
-                            f"{count} {label} in {minutes:.0f} min; usual ~{mean:.1f}",
+                            tail_score(tail) * beyond,
+                            f"{count} {label} in {minutes:.0f} min; {usual} ~{mean:.1f}, "
+                            f"busiest before {peak:.0f}",
                             False,
                         )
                     )
@@ -195,6 +200,7 @@ class Volume:
             for metric, count in enumerate((vol.requests, distinct, vol.lists, vol.denied)):
                 moments[2 * metric] += rate * (count - moments[2 * metric])
                 moments[2 * metric + 1] += rate * (count * count - moments[2 * metric + 1])
+                moments[9 + metric] = max(float(count), moments[9 + metric] * _PEAK_DECAY)
             hour = int(vol.start // 3600) % 24
             hourly = vol.hourly
             if hourly[24 + hour] > 0:

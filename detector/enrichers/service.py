@@ -53,6 +53,18 @@ class ServiceMatch(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     cidrs: tuple[str, ...] = ()
     namespaces: tuple[str, ...] = ()
 
+    @property
+    def names_identities(self) -> bool:
+        """Whether this entry says whose credentials are its own (not only where it is)."""
+        return bool(
+            self.entity_ids
+            or self.display_names
+            or self.role_names
+            or self.usernames
+            or self.policies
+            or self.arns
+        )
+
 
 class ServiceEntry(msgspec.Struct, forbid_unknown_fields=True, frozen=True):
     """One ``[[service]]`` table of the inventory file.
@@ -233,7 +245,11 @@ class Inventory:
         return None
 
     def network_owner(self, ip: str | None) -> ServiceInfo | None:
-        """The service whose CIDRs hold ``ip`` (longest prefix wins; uncached)."""
+        """The service whose CIDRs hold ``ip`` (longest prefix wins; uncached).
+
+        ``None`` also when the most specific network holding ``ip`` is claimed by several
+        services (a shared office or CI runner pool): it belongs to no one in particular.
+        """
         if not ip or not self._networks:
             return None
         try:
@@ -247,11 +263,12 @@ class Inventory:
             if version == addr.version:
                 owner = owners.get(value >> (bits - prefixlen))
                 if owner is not None:
-                    return owner
+                    return None if owner is _SHARED else owner
         return None
 
 
 _MISS: Any = object()
+_SHARED: Any = object()  # a network more than one service claims
 
 
 class ServiceEnricher:
@@ -340,11 +357,17 @@ def _network_table(
     """
     buckets: dict[tuple[int, int], dict[int, ServiceInfo]] = {}
     for entry, info in zip(entries, services, strict=True):
+        if not entry.match.names_identities:
+            # A place with no identities of its own (a bastion, a NAT gateway) owns no
+            # credentials: a credential used from it is not "another service's".
+            continue
         for cidr in entry.match.cidrs:
             net = ipaddress.ip_network(cidr, strict=False)
             owners = buckets.setdefault((net.version, net.prefixlen), {})
-            # setdefault: on an exact tie the service earlier in the file keeps it.
-            owners.setdefault(int(net.network_address) >> (net.max_prefixlen - net.prefixlen), info)
+            key = int(net.network_address) >> (net.max_prefixlen - net.prefixlen)
+            # A network several services claim (a shared office, a CI runner pool) belongs
+            # to none of them: using it says nothing about whose credential it should be.
+            owners[key] = _SHARED if key in owners and owners[key] is not info else info
     return [(v, p, owners) for (v, p), owners in sorted(buckets.items(), key=lambda kv: -kv[0][1])]
 
 

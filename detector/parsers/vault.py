@@ -272,6 +272,9 @@ def _action(path: str, operation: str) -> str:
         segments = path.split("/")
         if len(segments) >= 3 and segments[2] == "login" and operation in ("update", "create"):
             return "login"
+        # OIDC logs in in two steps; the callback is the one that returns the new token.
+        if path.endswith("/oidc/callback"):
+            return "login"
     if path.startswith("sys/"):
         if path.startswith(("sys/leases/revoke", "sys/revoke")):
             return "lease-revoke"

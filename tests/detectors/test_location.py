@@ -150,12 +150,26 @@ def test_first_public_address_of_a_private_only_service_scores_high():
 
 def test_credential_used_from_another_services_network():
     model, end = service_on_private_network()
-    stolen = make_event(end + HOUR, "pay", service=PAYMENTS, network_owner=BILLING, ip="10.1.7.7")
+    stolen = make_event(
+        end + HOUR,
+        "pay",
+        service=PAYMENTS,
+        network_owner=BILLING,
+        ip="10.2.7.7",
+        geo=OTHER_SUBNET,
+    )
     finding = score(model, stolen)
     assert finding is not None and finding.instant >= 0.5
-    assert "payments-api's credential used from billing's network (10.1.7.7)" in finding.reason
+    assert "payments-api's credential used from billing's network (10.2.7.7)" in finding.reason
     own = make_event(end + HOUR, "pay", service=PAYMENTS, network_owner=PAYMENTS)
     assert score(model, own) is None
+
+
+def test_another_services_network_the_identity_always_uses_is_not_suspicious():
+    """The inventory says billing owns it, but payments has used it for weeks: history wins."""
+    model, end = service_on_private_network()
+    usual = make_event(end + HOUR, "pay", service=PAYMENTS, network_owner=BILLING, ip="10.1.7.7")
+    assert score(model, usual) is None
 
 
 def test_credential_used_from_another_services_network_needs_no_history():

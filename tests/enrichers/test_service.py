@@ -179,20 +179,27 @@ def test_network_owner_is_the_longest_matching_prefix(
     assert (event.network_owner.name if event.network_owner else None) == owner
 
 
-def test_network_owner_works_for_ipv6_and_ties_go_to_the_earlier_service() -> None:
+def test_network_owner_works_for_ipv6_and_a_shared_network_has_no_owner() -> None:
     inventory = Inventory.from_dict(
         {
             "service": [
-                {"name": "wide", "match": {"cidrs": ["fd00:1::/32"]}},
-                {"name": "narrow", "match": {"cidrs": ["fd00:1:2::/48"]}},
-                {"name": "twin", "match": {"cidrs": ["fd00:1::/32"]}},
+                {"name": "wide", "match": {"role_names": ["w"], "cidrs": ["fd00:1::/32"]}},
+                {"name": "narrow", "match": {"role_names": ["n"], "cidrs": ["fd00:1:2::/48"]}},
+                {"name": "twin", "match": {"role_names": ["t"], "cidrs": ["fd00:1::/32"]}},
             ]
         }
     )
 
     assert _name(inventory.network_owner("fd00:1:2::5")) == "narrow"
-    assert _name(inventory.network_owner("fd00:1:3::5")) == "wide"
+    assert inventory.network_owner("fd00:1:3::5") is None  # wide and twin both claim it
     assert inventory.network_owner("fd00:2::1") is None
+
+
+def test_a_place_without_identities_owns_no_credentials() -> None:
+    inventory = Inventory.from_dict(
+        {"service": [{"name": "bastion", "match": {"cidrs": ["10.9.0.0/24"]}}]}
+    )
+    assert inventory.network_owner("10.9.0.4") is None
 
 
 def test_credential_used_from_another_services_network_is_visible(

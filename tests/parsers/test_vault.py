@@ -234,7 +234,9 @@ def test_response_without_request_still_counts():
 
 def test_a_raw_client_token_is_never_kept():
     token = "hvs.CAESIDoNotKeepThisTokenAnywhere1234"
-    line = entry(request={"id": "r", "path": "secret/x", "operation": "read", "client_token": token})
+    line = entry(
+        request={"id": "r", "path": "secret/x", "operation": "read", "client_token": token}
+    )
     (event,) = VaultAuditParser().parse(line)
     assert event.token_hash.startswith("sha256:")
     assert token not in repr(event)
@@ -245,7 +247,10 @@ def test_a_raw_client_token_is_never_kept():
     [
         (b"{not json", "not JSON"),
         (b"[1, 2]", "not a JSON object"),
-        (b'{"type": "response", "time": "2026-11-28T03:12:58Z"}', "vault entry without request object"),
+        (
+            b'{"type": "response", "time": "2026-11-28T03:12:58Z"}',
+            "vault entry without request object",
+        ),
         (b'{"type": "response", "request": {"id": "x"}}', "vault entry without request.path"),
         (b'{"type": "banana", "request": {"path": "x"}}', "unknown vault entry type"),
         (b'{"type": "response", "time": 5, "request": {"path": "x"}}', "bad timestamp"),
