@@ -28,13 +28,17 @@ class Incident:
 
     @property
     def reasons(self) -> list[str]:
-        """Distinct reasons across the incident, strongest alert's first."""
-        ordered = [self.worst, *sorted(self.alerts, key=lambda a: -a["risk"])]
-        seen: dict[str, None] = {}
-        for alert in ordered:
-            for reason in alert["reasons"]:
-                seen.setdefault(reason, None)
-        return list(seen)
+        """The strongest alert's reasons, one clause each (a finding may hold several)."""
+        clauses: dict[str, None] = {}
+        for reason in self.worst["reasons"]:
+            for clause in reason.split("; "):
+                clauses.setdefault(clause, None)
+        return list(clauses)
+
+    @property
+    def resources(self) -> list[str]:
+        """The distinct resources the incident's alerts touched, in order."""
+        return list(dict.fromkeys(alert["resource"] for alert in self.alerts))
 
 
 class IncidentGrouper:

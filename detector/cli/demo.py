@@ -7,13 +7,12 @@ import time
 from pathlib import Path
 
 import click
-from rich.console import Console
 from rich.panel import Panel
 from rich.progress import BarColumn, DownloadColumn, Progress
 from rich.text import Text
 
 from detector.build import build_pipeline
-from detector.cli.evaluate import evaluation_table
+from detector.cli.evaluate import evaluation_table, wide_console
 from detector.config import load_pipeline_file
 from detector.evaluation import Scoreboard, read_labels
 from detector.event import format_time
@@ -40,7 +39,7 @@ _PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "vault-local.tom
 @click.option("--show", default=12, show_default=True, help="Incidents to print (worst first).")
 def demo(out_dir: Path, seed: int, days: float, show: int) -> None:
     """Simulate a Vault audit log with attacks, score it, and print the alerts."""
-    console = Console()
+    console = wide_console()
     started = time.perf_counter()
     result = simulate(out_dir, seed=seed, days=days)
     log, labels_file = out_dir / "audit.log", out_dir / "labels.jsonl"
@@ -104,11 +103,19 @@ def _incident_panel(incident: Incident) -> Panel:
     body.append(f" from {where}\n")
     body.append(f"identity {worst['identity_name']} ({service}); credential ")
     body.append(f"{(worst['credential'] or '-')[:8]}…\n" if worst["credential"] else "-\n")
-    for reason in incident.reasons[:4]:
+    for reason in incident.reasons[:5]:
         body.append(f"  • {reason}\n")
     span = incident.last_time - incident.first_time
     if len(incident.alerts) > 1:
-        body.append(f"  {len(incident.alerts)} alerts over {span / 60:.0f} min", style="dim")
+        resources = incident.resources
+        shown = ", ".join(resources[:3]) + (
+            f" and {len(resources) - 3} more" if len(resources) > 3 else ""
+        )
+        body.append(
+            f"  {len(incident.alerts)} alerts over {max(span / 60, 1):.0f} min on "
+            f"{len(resources)} resources: {shown}",
+            style="dim",
+        )
     color = "red" if incident.decision == "revoke" else "yellow"
     label = worst.get("label", "")
     title = (

@@ -6,30 +6,35 @@ from pathlib import Path
 
 import click
 import orjson
+from rich import box
 from rich.console import Console
 from rich.table import Table
 
 from detector.errors import DetectorError
 from detector.evaluation import Evaluation, evaluate
 
-__all__ = ["evaluate_command", "evaluation_table"]
+__all__ = ["evaluate_command", "evaluation_table", "wide_console"]
 
 _DEFAULT_PIPELINE = Path(__file__).resolve().parents[2] / "pipelines" / "vault-local.toml"
 
 
+def wide_console() -> Console:
+    """A console at least 100 columns wide: tables stay readable in logs and pipes."""
+    return Console(width=max(Console().width, 100))
+
+
 def evaluation_table(report: Evaluation) -> Table:
     """The per-scenario table an analyst reads, with the false-alert line under it."""
-    table = Table(title="Detection by scenario", title_justify="left")
-    for column, justify in (
-        ("scenario", "left"),
-        ("caught", "right"),
-        ("revoked", "right"),
-        ("attack events", "right"),
-        ("events to detect", "right"),
-        ("time to detect", "right"),
-        ("max risk", "right"),
-    ):
-        table.add_column(column, justify=justify)
+    table = Table(
+        title="Detection by scenario (to detect: attack events until the first alert; "
+        "time: from the attack's first event)",
+        title_justify="left",
+        box=box.SIMPLE_HEAD,
+        pad_edge=False,
+    )
+    table.add_column("scenario", no_wrap=True)
+    for column in ("caught", "revoked", "events", "to detect", "time", "max risk"):
+        table.add_column(column, justify="right", no_wrap=True)
     for name, row in report.scenarios().items():
         seconds = row["seconds_to_detect"]
         table.add_row(
@@ -91,6 +96,6 @@ def evaluate_command(
     if json_path is not None and str(json_path) == "-":
         click.echo(payload.decode())
         return
-    Console().print(evaluation_table(report))
+    wide_console().print(evaluation_table(report))
     if json_path is not None:
         json_path.write_bytes(payload)
