@@ -10,6 +10,7 @@ saw (see the README on scaling out).
 from __future__ import annotations
 
 import math
+import zlib
 from typing import ClassVar
 
 import numpy as np
@@ -51,6 +52,10 @@ class Multivariate:
         HalfSpaceTrees parameters.
     warm_up
         Events learned before the model scores anything.
+    learn_share
+        Share of trusted events the trees learn from (a deterministic sample by event
+        id, the same in every runtime): a population model needs no more, and learning
+        is the costly half.
     seed
         Seed of the random trees.
     """
@@ -63,12 +68,14 @@ class Multivariate:
         height: int = 6,
         window_size: int = 250,
         warm_up: int = 2000,
+        learn_share: float = 0.5,
         seed: int = 42,
     ) -> None:
         self.n_trees = n_trees
         self.height = height
         self.window_size = window_size
         self.warm_up = warm_up
+        self.learn_share = learn_share
         self.seed = seed
         self.model = HalfSpaceTrees(
             n_trees=n_trees, height=height, window_size=window_size, seed=seed
@@ -89,12 +96,14 @@ class Multivariate:
     def __repr__(self) -> str:
         return (
             f"Multivariate(n_trees={self.n_trees}, height={self.height}, "
-            f"window_size={self.window_size}, warm_up={self.warm_up}, seed={self.seed})"
+            f"window_size={self.window_size}, warm_up={self.warm_up}, "
+            f"learn_share={self.learn_share}, seed={self.seed})"
         )
 
     @classmethod
     def _unit_test_params(cls):
         yield {"n_trees": 3, "height": 4, "window_size": 20, "warm_up": 50, "seed": 1}
+        yield {"n_trees": 3, "height": 4, "window_size": 20, "warm_up": 50, "learn_share": 1.0}
 
     # -- contract ------------------------------------------------------------------------
 
@@ -134,7 +143,8 @@ class Multivariate:
             if self.histogram_total > 1e6:
                 self.histogram *= 0.5
                 self.histogram_total *= 0.5
-        self.model.learn_one(x)
+        if zlib.crc32(event.event.event_id.encode()) % 1000 < self.learn_share * 1000:
+            self.model.learn_one(x)
         self.learned += 1
         rate = 1.0 / min(self.learned, 10_000)
         for key, value in x.items():

@@ -106,8 +106,8 @@ class TimeOfWeek:
             return None
         hour = hour_of_week(event.event.time)
         score = profile.scores[hour] / 255.0
-        if score <= 0.0:
-            return None
+        if score < 0.1:
+            return None  # too faint to count: not worth a reason
         return Finding(
             detector=self.name,
             score=score,
@@ -187,17 +187,13 @@ class TimeOfWeek:
 
 
 def _usual_hours(by_hour: np.ndarray) -> str:
-    """The smallest run of hours of the day holding 90% of the activity, as text."""
-    best: tuple[int, int] | None = None
-    for start in range(24):
-        mass = 0.0
-        for length in range(1, 25):
-            mass += by_hour[(start + length - 1) % 24]
-            if mass >= 0.9:
-                if best is None or length < best[1]:
-                    best = (start, length)
-                break
-    if best is None or best[1] >= 20:
-        return "around the clock"
-    start, length = best
-    return f"{start:02d}:00–{(start + length) % 24:02d}:00 UTC"
+    """The shortest run of hours of the day holding 90% of the activity, as text."""
+    share = by_hour / by_hour.sum()
+    # Sums of every run of `length` hours starting at each hour, around the clock.
+    doubled = np.concatenate([[0.0], np.cumsum(np.concatenate([share, share]))])
+    for length in range(1, 21):
+        runs = doubled[length : length + 24] - doubled[:24]
+        start = int(np.argmax(runs))
+        if runs[start] >= 0.9:
+            return f"{start:02d}:00–{(start + length) % 24:02d}:00 UTC"
+    return "around the clock"

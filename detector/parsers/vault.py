@@ -97,10 +97,11 @@ class VaultAuditParser:
             self._pending[key] = (time, entry)
             released = []
             while len(self._pending) > self.max_pending:
-                released.append(self._build(self._pending.popitem(last=False)[1][1], paired=False))
+                held_time, held = self._pending.popitem(last=False)[1]
+                released.append(self._build(held, held_time, paired=False))
             return released
         self._pending.pop(key, None)
-        return [self._build(entry, paired=True)]
+        return [self._build(entry, time, paired=True)]
 
     def flush(self, final: bool = False) -> list[AccessEvent]:
         released = []
@@ -110,7 +111,7 @@ class VaultAuditParser:
             if not final and time > deadline:
                 break
             del self._pending[key]
-            released.append(self._build(entry, paired=False))
+            released.append(self._build(entry, time, paired=False))
         return released
 
     def drain_notices(self) -> list[Notice]:
@@ -119,19 +120,18 @@ class VaultAuditParser:
 
     # -- building one event ------------------------------------------------------------
 
-    def _build(self, entry: dict, paired: bool) -> AccessEvent:
+    def _build(self, entry: dict, time: float, paired: bool) -> AccessEvent:
         try:
-            return self._build_unchecked(entry, paired)
+            return self._build_unchecked(entry, time, paired)
         except (AttributeError, TypeError, ValueError) as exc:
             raise ParseError("vault entry with fields of the wrong type", str(exc)[:120]) from None
 
-    def _build_unchecked(self, entry: dict, paired: bool) -> AccessEvent:
+    def _build_unchecked(self, entry: dict, time: float, paired: bool) -> AccessEvent:
         request: dict = entry["request"]
         auth: dict = entry.get("auth") or {}
         response: dict = entry.get("response") or {}
         path: str = request["path"]
         operation = _text(request.get("operation"))
-        time = parse_timestamp(entry["time"])
         error = entry.get("error")
         error = error.strip() if isinstance(error, str) and error.strip() else None
 

@@ -184,11 +184,15 @@ def learned_vectors(detector: Multivariate, labelled: list[tuple]) -> list[tuple
 def test_learns_the_features_it_scored():
     """Features read the identity's state *before* the event: learning them after the other
     detectors learned would teach the model that every secret is familiar."""
-    result = learned_vectors(Multivariate(warm_up=WARM_UP), labelled_stream(seed=1))
+    result = learned_vectors(
+        Multivariate(warm_up=WARM_UP, learn_share=1.0), labelled_stream(seed=1)
+    )
     after = [same for warming, same in result if not warming]
     assert after and all(after)
 
 
 def test_learns_the_features_it_scored_during_warm_up():
-    result = learned_vectors(Multivariate(warm_up=WARM_UP), labelled_stream(seed=1))
+    result = learned_vectors(
+        Multivariate(warm_up=WARM_UP, learn_share=1.0), labelled_stream(seed=1)
+    )
     assert all(same for warming, same in result if warming)
