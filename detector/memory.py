@@ -11,16 +11,22 @@ import numpy as np
 __all__ = ["deep_size"]
 
 
-def deep_size(roots: Iterable[object]) -> int:
+def deep_size(roots: Iterable[object], shared: Iterable[object] = ()) -> int:
     """Bytes held by ``roots`` and everything they reference, each object counted once.
 
     Follows containers, ``__slots__`` and ``__dict__``; numpy arrays count their buffers.
-    Objects shared between roots (interned strings, cached GeoInfo) count once, so the
-    total over many identities divided by their number is the true cost per identity.
+    Objects shared between roots count once, so the total over many identities divided by
+    their number is the true cost per identity; objects reachable from ``shared`` (the
+    enrichers' caches, whose size is bounded on its own) are not counted at all.
     """
     seen: set[int] = set()
+    if shared:
+        _walk(list(shared), seen)
+    return _walk(list(roots), seen)
+
+
+def _walk(stack: list[object], seen: set[int]) -> int:
     total = 0
-    stack = list(roots)
     while stack:
         obj = stack.pop()
         if id(obj) in seen or obj is None or isinstance(obj, type):

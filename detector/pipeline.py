@@ -15,6 +15,8 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+import msgspec
+
 from detector.errors import ParseError, StateError
 from detector.event import AccessEvent, EnrichedEvent, format_time
 from detector.model import RiskModel
@@ -121,6 +123,8 @@ class Pipeline:
         self.deadletters = deadletters if deadletters is not None else CollectingSink()
         self.raw_bytes = raw_bytes
         self.on_notice = on_notice
+        # Hot counters are plain ints; the rest (by reason) a Counter: see ``all_counts``.
+        self.records = self.events = self.internal = self.scored = 0
         self.counts: Counter[str] = Counter()
         self.watermark = float("-inf")
         self.watermark_ids: set[str] = set()
@@ -131,17 +135,19 @@ class Pipeline:
 
     def parse(self, record: bytes, origin: str = "") -> list[AccessEvent]:
         """Events in one raw record; faults go to the dead-letter sink, never up."""
-        self.counts["records"] += 1
+        self.records += 1
+        parser = self.parser
         try:
-            events = self.parser.parse(record)
+            events = parser.parse(record)
         except ParseError as exc:
             self.dead_letter(exc.reason, exc.detail, record, origin)
             events = []
         except Ignored as exc:
             self.counts[f"ignored: {exc.reason}"] += 1
             events = []
-        self._collect_parser_side_channels(origin)
-        self.counts["events"] += len(events)
+        if parser.rejected or parser.ignored or parser.notices:
+            self._drain_parser(origin)
+        self.events += len(events)
         return events
 
     def flush(self, final: bool = False) -> list[AccessEvent]:
@@ -151,7 +157,7 @@ class Pipeline:
         except ParseError as exc:
             self.dead_letter(exc.reason, exc.detail, b"", "flush")
             events = []
-        self.counts["events"] += len(events)
+        self.events += len(events)
         return events
 
     def dead_letter(self, reason: str, detail: str, raw: bytes, origin: str) -> None:
@@ -169,15 +175,11 @@ class Pipeline:
             }
         )
 
-    def _collect_parser_side_channels(self, origin: str) -> None:
-        drain_ignored = getattr(self.parser, "drain_ignored", None)
-        if drain_ignored is not None:
-            for reason, count in drain_ignored().items():
-                self.counts[f"ignored: {reason}"] += count
-        drain_rejected = getattr(self.parser, "drain_rejected", None)
-        if drain_rejected is not None:
-            for rejected in drain_rejected():
-                self.dead_letter(rejected.reason, rejected.detail, rejected.record, origin)
+    def _drain_parser(self, origin: str) -> None:
+        for reason, count in self.parser.drain_ignored().items():
+            self.counts[f"ignored: {reason}"] += count
+        for rejected in self.parser.drain_rejected():
+            self.dead_letter(rejected.reason, rejected.detail, rejected.record, origin)
         for notice in self.parser.drain_notices():
             self.counts[f"notice: {notice.code}"] += 1
             log.warning("%s", notice.message)
@@ -189,7 +191,7 @@ class Pipeline:
     def score(self, event: AccessEvent) -> ScoredEvent | None:
         """Enrich and score one event; ``None`` for internal and already-scored events."""
         if event.internal:
-            self.counts["internal"] += 1
+            self.internal += 1
             return None
         time = event.time
         if time < self.resume_after or (
@@ -205,13 +207,30 @@ class Pipeline:
         else:
             self.counts["late"] += 1
         enriched = EnrichedEvent(event)
-        for enricher in self.enrichers:
-            enricher.enrich(enriched)
-        assessment = self.model.process(enriched)
-        self.counts["scored"] += 1
+        try:
+            for enricher in self.enrichers:
+                enricher.enrich(enriched)
+            assessment = self.model.process(enriched)
+        except Exception as exc:  # a bug must cost one event, not the whole stream
+            log.exception("scoring failed for event %s", event.event_id)
+            self.dead_letter(
+                "scoring failed", f"{type(exc).__name__}: {exc}", msgspec.json.encode(event), ""
+            )
+            return None
+        self.scored += 1
         if assessment.decision is not None:
             self.counts[assessment.decision] += 1
         return ScoredEvent(enriched, assessment)
+
+    def all_counts(self) -> dict[str, int]:
+        """Every count of the run: records, events, scored, decisions, faults by reason."""
+        hot = {
+            "records": self.records,
+            "events": self.events,
+            "internal": self.internal,
+            "scored": self.scored,
+        }
+        return {**{k: v for k, v in hot.items() if v}, **self.counts}
 
     def process(self, record: bytes, origin: str = "") -> list[ScoredEvent]:
         """Parse and score one record, in arrival order (the streaming runtime's path)."""

@@ -18,6 +18,7 @@ raises the alert threshold on days that would otherwise flood the SOC.
 from __future__ import annotations
 
 import math
+from array import array
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -186,7 +187,12 @@ class Scorer:
         window, floor, weight = self.escalation
         if own_risk < floor:
             return None
-        earlier = [(t, r) for t, r in state.recent if 0.0 <= time - t <= window]
+        recent = state.recent
+        earlier = [
+            (recent[i], recent[i + 1])
+            for i in range(0, len(recent), 2)
+            if 0.0 <= time - recent[i] <= window
+        ]
         if not earlier:
             return None
         remaining = 1.0
@@ -210,6 +216,10 @@ class Scorer:
         window, floor, _ = self.escalation
         if assessment.own_risk < floor:
             return
-        recent = [(t, r) for t, r in (state.recent or ()) if time - t <= window]
-        recent.append((time, assessment.own_risk))
-        state.recent = recent[-8:]
+        recent = state.recent or ()
+        kept = array("d")
+        for i in range(max(0, len(recent) - 14), len(recent), 2):
+            if time - recent[i] <= window:
+                kept.extend((recent[i], recent[i + 1]))
+        kept.extend((time, assessment.own_risk))
+        state.recent = kept

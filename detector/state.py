@@ -15,6 +15,7 @@ can overflow.
 from __future__ import annotations
 
 import math
+from array import array
 from collections import OrderedDict
 from collections.abc import Iterator
 from typing import Any
@@ -159,8 +160,8 @@ class IdentityState:
         self.volume: Any = None
         self.resource: Any = None
         self.lifecycle: Any = None
-        # (time, risk) of the identity's latest suspicious events, for escalation.
-        self.recent: list[tuple[float, float]] | None = None
+        # time, risk, time, risk ... of its latest suspicious events, for escalation.
+        self.recent: array | None = None
         self.extra: dict[str, Any] | None = None
 
     def __getstate__(self) -> tuple:

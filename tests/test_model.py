@@ -17,6 +17,7 @@ from detector.detectors import (
     TimeOfWeek,
     Volume,
 )
+from detector.detectors.location import credential_key
 from detector.event import AccessEvent, EnrichedEvent, GeoInfo, Sensitivity
 from detector.model import RiskModel
 from detector.scoring import REVOKE, Learning, Scorer
@@ -140,7 +141,7 @@ def test_a_thief_does_not_teach_the_model():
     assert baseline(model, "alice") == before, "learned state changed"
     assert state.events == events + 1
     assert state.volume.requests == requests + 1, "the window still counts it"
-    assert state.location.credentials["acc-alice"][0] == SAO_PAULO.network
+    assert state.location.credentials[credential_key("acc-alice")][0] == SAO_PAULO.network
 
     second = model.process(theft(end + 120))
     assert second.risk >= first.risk * 0.99, "the second theft is as alarming as the first"

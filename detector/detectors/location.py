@@ -4,13 +4,14 @@ from another network or used from another service's network."""
 from __future__ import annotations
 
 import math
+import zlib
 from typing import ClassVar
 
 from detector.detectors.base import Finding, combine, surprise
-from detector.event import EnrichedEvent
+from detector.event import EnrichedEvent, GeoInfo
 from detector.state import Decay, DecayingCounter, IdentityState
 
-__all__ = ["Location"]
+__all__ = ["Location", "credential_key"]
 
 _EARTH_RADIUS_KM = 6371.0
 _NO_PLACE = frozenset({"none", "invalid", "loopback"})
@@ -28,9 +29,11 @@ class LocationState:
         self.countries: DecayingCounter | None = None
         self.cities: DecayingCounter | None = None
         # Last public position: (latitude, longitude, radius km, time, place).
-        self.fix: tuple[float, float, float, float, str] | None = None
-        # credential -> (network, time, place, public?), the few most recent credentials.
-        self.credentials: dict[str, tuple[str, float, str, bool]] = {}
+        # Last public position and when. GeoInfo objects are shared through the enricher's
+        # cache, so holding one costs a reference, not a copy.
+        self.fix: tuple[GeoInfo, float] | None = None
+        # credential key -> (network, when, public?) for the credentials used lately.
+        self.credentials: dict[int, tuple[str, float, bool]] = {}
 
 
 class Location:
@@ -53,7 +56,7 @@ class Location:
     replay_window
         Seconds within which one credential seen from two networks counts as replayed.
     max_places
-        Countries, networks and cities remembered per identity (the most used).
+        Networks remembered per identity (the most used; four countries and cities).
     established
         Trusted (decayed) events from a place before it counts as known.
     memory
@@ -123,7 +126,7 @@ class Location:
                 )
             if geo.is_public and loc.fix is not None and geo.latitude is not None:
                 parts.append(self._travel(loc.fix, event))
-            if e.credential and e.credential in loc.credentials:
+            if e.credential and credential_key(e.credential) in loc.credentials:
                 parts.append(self._replay(loc, event))
         if not parts:
             return None
@@ -151,11 +154,12 @@ class Location:
         if geo.is_public and geo.country:
             if loc.countries is None:
                 loc.countries, loc.cities = DecayingCounter(), DecayingCounter()
-            loc.countries.add(geo.country, time, decay, limit, trust)
+            # Few identities visit more than a handful of countries or cities: keep 4 each.
+            loc.countries.add(geo.country, time, decay, 4, trust)
             if geo.city:
-                loc.cities.add(geo.city, time, decay, limit, trust)
+                loc.cities.add(geo.city, time, decay, 4, trust)
             if geo.latitude is not None and geo.longitude is not None:
-                loc.fix = (geo.latitude, geo.longitude, geo.radius_km or 0.0, time, geo.place())
+                loc.fix = (geo, time)
 
     def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
         """Remember each credential's last network, trusted or not: replay needs both ends."""
@@ -163,10 +167,18 @@ class Location:
         if geo is None or geo.network is None or not e.credential or state.location is None:
             return
         credentials = state.location.credentials
-        credentials.pop(e.credential, None)
-        credentials[e.credential] = (geo.network, e.time, geo.place(), geo.is_public)
-        if len(credentials) > 4:
-            del credentials[next(iter(credentials))]
+        key = credential_key(e.credential)
+        credentials.pop(key, None)
+        credentials[key] = (geo.network, e.time, geo.is_public)
+        # Only credentials used within the replay window matter: forget the others (the
+        # dict is in order of last use), so a service keeps each of its hosts' active
+        # tokens and an idle identity keeps none; never more than 16.
+        horizon = e.time - self.replay_window
+        while credentials:
+            first = next(iter(credentials))
+            if len(credentials) <= 16 and credentials[first][1] >= horizon:
+                break
+            del credentials[first]
 
     # -- sub-signals ---------------------------------------------------------------------
 
@@ -223,11 +235,11 @@ class Location:
             False,
         )
 
-    def _travel(self, fix: tuple, event: EnrichedEvent) -> tuple[float, str, bool]:
-        lat0, lon0, radius0, time0, place0 = fix
+    def _travel(self, fix: tuple[GeoInfo, float], event: EnrichedEvent) -> tuple[float, str, bool]:
+        before, time0 = fix
         geo, time = event.geo, event.event.time
-        distance = _haversine_km(lat0, lon0, geo.latitude, geo.longitude)
-        distance -= radius0 + (geo.radius_km or 0.0)
+        distance = _haversine_km(before.latitude, before.longitude, geo.latitude, geo.longitude)
+        distance -= (before.radius_km or 0.0) + (geo.radius_km or 0.0)
         if distance < self.min_travel_km or time <= time0 - 1.0:
             return (0.0, "", True)
         hours = max(time - time0, 60.0) / 3600.0
@@ -237,7 +249,7 @@ class Location:
         score = min(1.0, 0.6 + 0.4 * math.log10(speed / self.max_speed_kmh))
         return (
             score,
-            f"impossible travel: {place0} → {geo.place()}, {distance:,.0f} km in "
+            f"impossible travel: {before.place()} → {geo.place()}, {distance:,.0f} km in "
             f"{_duration(time - time0)} ({speed:,.0f} km/h)",
             True,
         )
@@ -245,7 +257,7 @@ class Location:
     def _replay(self, loc: LocationState, event: EnrichedEvent) -> tuple[float, str, bool]:
         """One credential from two networks within minutes: copied, or a client that moved?"""
         e, geo = event.event, event.geo
-        network, seen, place, was_public = loc.credentials[e.credential]
+        network, seen, was_public = loc.credentials[credential_key(e.credential)]
         if network == geo.network or e.time - seen > self.replay_window:
             return (0.0, "", True)
         if loc.networks.share(geo.network) >= 0.02:
@@ -260,9 +272,14 @@ class Location:
         return (
             score,
             f"credential {e.credential[:8]}… used from {geo.place()} {_duration(e.time - seen)} "
-            f"after {place}",
+            f"after {'' if was_public else 'private '}network {network}",
             True,
         )
+
+
+def credential_key(credential: str) -> int:
+    """A small, stable stand-in for a credential (accessor strings are big to keep)."""
+    return zlib.crc32(credential.encode())
 
 
 def _listing(counter: DecayingCounter, total: float) -> str:

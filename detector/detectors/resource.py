@@ -177,7 +177,7 @@ class Resource:
             new = new or not res.seen(secret)
             res.add(secret, self.capacity)
             res.add("/" + folder, self.capacity)
-            res.mounts.add(mount, e.time, self._decay, 16)
+            res.mounts.add(mount, e.time, self._decay, 8)
         rate = 1.0 / min(state.learned + 1, self.memory)
         res.novelty += rate * (float(new) - res.novelty)
 

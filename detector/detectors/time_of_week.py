@@ -33,19 +33,25 @@ def hour_of_week(time: float) -> int:
 class TimeProfile:
     """An identity's decayed hour-of-week histogram and the scores derived from it.
 
-    ``scores`` holds the surprise of each hour quantised to a byte; it is recomputed in
-    ``learn_one`` when the profile has grown by ``refresh`` since the last time, so that
-    scoring is a lookup and depends only on the state (replays give the same scores).
+    ``counts`` are 16-bit units worth ``scale`` (inflated) observations each: half the
+    size of floats, and a busy hour that would overflow halves every hour and doubles the
+    scale. ``scores`` holds the surprise of each hour quantised to a byte; it is
+    recomputed in ``learn_one`` when the profile has grown by ``refresh`` since the last
+    time, so that scoring is a lookup and depends only on the state (replays give the
+    same scores).
     """
 
-    __slots__ = ("counts", "ref", "scores", "scored_at")
+    __slots__ = ("counts", "scale", "ref", "scores", "scored_at", "usual")
 
     def __init__(self, time: float) -> None:
         # array, not numpy: a smaller header, and numpy views it without copying.
-        self.counts = array("f", bytes(4 * HOURS))
+        self.counts = array("H", bytes(2 * HOURS))
+        self.scale = 1.0 / 64.0  # an observation at ``ref`` is 64 units
         self.ref = time
         self.scores: bytes | None = None
         self.scored_at = 0
+        # Its usual hours of the day, for reasons: start * 32 + length (-1: around the clock).
+        self.usual = -1
 
 
 class TimeOfWeek:
@@ -123,14 +129,20 @@ class TimeOfWeek:
         hour = hour_of_week(time)
         weight = self._decay.weight(time, profile.ref)
         if weight > _REBASE_AT:
-            np.frombuffer(profile.counts, dtype=np.float32)[:] /= np.float32(weight)
+            profile.scale /= weight  # every count is worth 1/weight of what it was
             profile.ref = time
             weight = 1.0
-        profile.counts[hour] += weight
+        units = max(1, round(weight / profile.scale))
+        while profile.counts[hour] + units > 0xFFFF:
+            view = np.frombuffer(profile.counts, dtype=np.uint16)
+            view //= 2
+            profile.scale *= 2.0
+            units = max(1, round(weight / profile.scale))
+        profile.counts[hour] += units
         self.population[hour] += 1.0
         learned = state.learned + 1
         if learned >= max(profile.scored_at + 10, profile.scored_at * (1.0 + self.refresh)):
-            profile.scores = self._hour_scores(profile, time, state.first_seen)
+            profile.scores, profile.usual = self._hour_scores(profile, time, state.first_seen)
             profile.scored_at = learned
 
     def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
@@ -139,7 +151,7 @@ class TimeOfWeek:
     # -- internals -----------------------------------------------------------------------
 
     def _probabilities(self, profile: TimeProfile, time: float) -> tuple[np.ndarray, float]:
-        counts = np.frombuffer(profile.counts, dtype=np.float32).astype(np.float64)
+        counts = np.frombuffer(profile.counts, dtype=np.uint16) * profile.scale
         total = counts.sum()
         # Neighbouring hours, around the week: Sunday 23:00 borders Monday 00:00.
         smoothed = counts.copy()
@@ -160,7 +172,9 @@ class TimeOfWeek:
         n = total * self._decay.factor(time, profile.ref)
         return (n * own + self.prior_strength * prior) / (n + self.prior_strength), n
 
-    def _hour_scores(self, profile: TimeProfile, time: float, first_seen: float) -> bytes:
+    def _hour_scores(
+        self, profile: TimeProfile, time: float, first_seen: float
+    ) -> tuple[bytes, str]:
         p, _ = self._probabilities(profile, time)
         # How many times less likely than an even spread over the week ...
         rarity = np.clip((-np.log10(p * HOURS) - 0.5) / 1.5, 0.0, 1.0)
@@ -172,22 +186,27 @@ class TimeOfWeek:
         # A week must have been seen before an hour of it can be called unusual.
         coverage = min(1.0, (time - first_seen) / _WEEK)
         scores = rarity * significant * coverage
-        return np.round(scores * 255.0).astype(np.uint8).tobytes()
+        usual = _usual_hours(p.reshape(7, 24).sum(axis=0))
+        return np.round(scores * 255.0).astype(np.uint8).tobytes(), usual
 
     def _reason(self, event: EnrichedEvent, profile: TimeProfile, hour: int) -> str:
-        p, n = self._probabilities(profile, event.event.time)
-        by_hour = p.reshape(7, 24).sum(axis=0)
-        usual = _usual_hours(by_hour)
+        counts = np.frombuffer(profile.counts, dtype=np.uint16)
+        total = float(counts.sum()) * profile.scale
+        share = float(counts[hour]) * profile.scale / total if total else 0.0
+        n = total * self._decay.factor(event.event.time, profile.ref)
         when = f"{_DAYS[hour // 24]} {hour % 24:02d}:00 UTC"
         return (
-            f"active {when}, unusual for {event.display_identity}: {p[hour]:.2%} of its "
-            f"~{math.floor(n):,} recent events fall in this hour ({1 / (p[hour] * HOURS):,.0f}x "
-            f"less than an even spread); usually active {usual}"
+            f"active {when}, unusual for {event.display_identity}: {share:.1%} of its "
+            f"~{math.floor(n):,} recent events were in this hour of the week; usually active "
+            f"{_describe_hours(profile.usual)}"
         )
 
 
-def _usual_hours(by_hour: np.ndarray) -> str:
-    """The shortest run of hours of the day holding 90% of the activity, as text."""
+def _usual_hours(by_hour: np.ndarray) -> int:
+    """The shortest run of hours of the day holding 90% of the activity: start * 32 + length.
+
+    -1 when no run shorter than 21 hours does: the identity is active around the clock.
+    """
     share = by_hour / by_hour.sum()
     # Sums of every run of `length` hours starting at each hour, around the clock.
     doubled = np.concatenate([[0.0], np.cumsum(np.concatenate([share, share]))])
@@ -195,5 +214,12 @@ def _usual_hours(by_hour: np.ndarray) -> str:
         runs = doubled[length : length + 24] - doubled[:24]
         start = int(np.argmax(runs))
         if runs[start] >= 0.9:
-            return f"{start:02d}:00–{(start + length) % 24:02d}:00 UTC"
-    return "around the clock"
+            return start * 32 + length
+    return -1
+
+
+def _describe_hours(usual: int) -> str:
+    if usual < 0:
+        return "around the clock"
+    start, length = divmod(usual, 32)
+    return f"{start:02d}:00–{(start + length) % 24:02d}:00 UTC"

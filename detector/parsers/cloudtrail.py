@@ -36,9 +36,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass
 from functools import lru_cache
 from ipaddress import ip_address
 
@@ -46,7 +44,7 @@ import orjson
 
 from detector.errors import ParseError
 from detector.event import DENIED, ERROR, OK, AccessEvent
-from detector.parsers.base import Ignored, Notice
+from detector.parsers.base import Ignored, ParserOutputs, Rejected
 from detector.parsers.timestamps import parse_timestamp
 
 __all__ = ["ACTIONS", "ANY_RESOURCE", "CALLS", "UNKNOWN_RESOURCE", "CloudTrailParser", "Rejected"]
@@ -85,19 +83,6 @@ _DENIED_CODES = frozenset(
 _CONTEXT_SECRET_KEYS = ("PARAMETER_ARN", "SecretARN")
 # Strings and brackets of a JSON text: enough to find whole objects in a broken document.
 _JSON_TOKEN = re.compile(rb'"(?:[^"\\]|\\.)*"|[{}\[\]]')
-
-
-@dataclass(frozen=True, slots=True)
-class Rejected:
-    """One malformed record of a ``Records`` file, for the dead-letter sink.
-
-    ``record`` is the record's JSON (cut at ``max_rejected_bytes``), so it can be inspected
-    and replayed; ``reason`` is short and stable, as for :class:`ParseError`.
-    """
-
-    reason: str
-    detail: str
-    record: bytes
 
 
 # -- which calls are secret access, and what they touched --------------------------------
@@ -180,7 +165,7 @@ CALLS: dict[tuple[str, str], tuple[str, str, _Extract]] = {
 }
 
 
-class CloudTrailParser:
+class CloudTrailParser(ParserOutputs):
     """Parser for AWS CloudTrail events, one per record or a whole ``Records`` file.
 
     A single event that is not secret access raises :class:`Ignored`
@@ -232,10 +217,8 @@ class CloudTrailParser:
     name = "cloudtrail"
 
     def __init__(self, max_rejected_bytes: int = 65_536) -> None:
+        super().__init__()
         self.max_rejected_bytes = max_rejected_bytes
-        self.ignored: Counter[str] = Counter()
-        self.rejected: list[Rejected] = []
-        self._notices: list[Notice] = []
 
     # -- the Parser protocol ------------------------------------------------------------
 
@@ -258,24 +241,6 @@ class CloudTrailParser:
     def flush(self, final: bool = False) -> list[AccessEvent]:
         # Every CloudTrail event is complete on its own: nothing is held back.
         return []
-
-    def drain_notices(self) -> list[Notice]:
-        notices, self._notices = self._notices, []
-        return notices
-
-    # -- what a Records file left behind -------------------------------------------------
-
-    def drain_ignored(self) -> Counter[str]:
-        """Records of ``Records`` files skipped as out of scope since the last call, by reason."""
-        ignored, self.ignored = self.ignored, Counter()
-        return ignored
-
-    def drain_rejected(self) -> list[Rejected]:
-        """Malformed records of ``Records`` files since the last call, for the dead letters."""
-        rejected, self.rejected = self.rejected, []
-        return rejected
-
-    # -- decoding ------------------------------------------------------------------------
 
     def _decode(self, record: bytes) -> object:
         try:

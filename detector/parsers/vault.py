@@ -22,7 +22,7 @@ import orjson
 
 from detector.errors import ParseError
 from detector.event import DENIED, ERROR, OK, AccessEvent
-from detector.parsers.base import Ignored, Notice
+from detector.parsers.base import Ignored, Notice, ParserOutputs
 from detector.parsers.timestamps import parse_timestamp
 
 __all__ = ["VaultAuditParser"]
@@ -46,7 +46,7 @@ class _Bounded(OrderedDict):
             self.popitem(last=False)
 
 
-class VaultAuditParser:
+class VaultAuditParser(ParserOutputs):
     """Parser for Vault and OpenBao audit entries (JSON lines).
 
     Parameters
@@ -67,13 +67,13 @@ class VaultAuditParser:
         max_pending: int = 100_000,
         max_known_tokens: int = 200_000,
     ) -> None:
+        super().__init__()
         self.pair_timeout = pair_timeout
         self.max_pending = max_pending
         self.max_known_tokens = max_known_tokens
         self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
         self._tokens = _Bounded(max_known_tokens)  # token hash -> (accessor, identity, name)
         self._clock = 0.0
-        self._notices: list[Notice] = []
         self._hashed_reported = False
 
     # -- the Parser protocol ------------------------------------------------------------
@@ -114,10 +114,6 @@ class VaultAuditParser:
             released.append(self._build(entry, time, paired=False))
         return released
 
-    def drain_notices(self) -> list[Notice]:
-        notices, self._notices = self._notices, []
-        return notices
-
     # -- building one event ------------------------------------------------------------
 
     def _build(self, entry: dict, time: float, paired: bool) -> AccessEvent:
@@ -139,7 +135,7 @@ class VaultAuditParser:
         hashed = accessor.startswith(HMAC_PREFIX)
         if hashed and not self._hashed_reported:
             self._hashed_reported = True
-            self._notices.append(
+            self.notices.append(
                 Notice(
                     "hashed-accessor",
                     "Vault writes token accessors hashed (hmac-sha256): revocation by "

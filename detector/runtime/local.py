@@ -186,7 +186,7 @@ class LocalRun:
     # -- reporting -----------------------------------------------------------------------
 
     def summary(self, elapsed: float) -> dict[str, Any]:
-        counts = dict(self.pipeline.counts)
+        counts = self.pipeline.all_counts()
         store = self.pipeline.model.store
         records = counts.get("records", 0)
         scored = counts.get("scored", 0)
