@@ -50,7 +50,8 @@ def main() -> None:
         lines = log.read_bytes().splitlines()
         size_mb = log.stat().st_size / 1e6
         print(
-            f"log: {len(lines):,} audit lines, {size_mb:,.0f} MB (scale {args.scale}, {args.days} days)"
+            f"log: {len(lines):,} audit lines, {size_mb:,.0f} MB "
+            f"(scale {args.scale}, {args.days} days)"
         )
 
         def parse_only() -> None:
