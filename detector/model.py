@@ -24,19 +24,18 @@ class RiskModel:
         self.detectors = list(detectors)
         self.scorer = scorer
         self.store = store
+        # Only detectors that keep short-term context (``observes``, true by default) are
+        # called to observe: the others' observe_one does nothing.
+        self.observers = [d for d in self.detectors if getattr(d, "observes", True)]
 
     def process(self, event: EnrichedEvent) -> Assessment:
         e = event.event
         state = self.store.get_or_create(e.identity, e.time)
-        findings = []
-        for detector in self.detectors:
-            finding = detector.score_one(event, state)
-            if finding is not None:
-                findings.append(finding)
+        findings = [f for d in self.detectors if (f := d.score_one(event, state)) is not None]
         assessment = self.scorer.assess(findings, state, e.time)
         event.risk = assessment.risk
         self.scorer.remember(assessment, state, e.time)
-        for detector in self.detectors:
+        for detector in self.observers:
             detector.observe_one(event, state)
         if assessment.risk < self.scorer.revoke:
             for detector in self.detectors:

@@ -133,7 +133,7 @@ class Pipeline:
 
     # -- parse ---------------------------------------------------------------------------
 
-    def parse(self, record: bytes, origin: str = "") -> list[AccessEvent]:
+    def parse(self, record: bytes, origin: str | tuple[str, int] = "") -> list[AccessEvent]:
         """Events in one raw record; faults go to the dead-letter sink, never up."""
         self.records += 1
         parser = self.parser
@@ -160,9 +160,14 @@ class Pipeline:
         self.events += len(events)
         return events
 
-    def dead_letter(self, reason: str, detail: str, raw: bytes, origin: str) -> None:
+    def dead_letter(
+        self, reason: str, detail: str, raw: bytes, origin: str | tuple[str, int]
+    ) -> None:
         self.counts["deadletters"] += 1
         self.counts[f"deadletter: {reason}"] += 1
+        if isinstance(origin, tuple):
+            origin = f"{origin[0]}:{origin[1]}"
+        raw = raw.rstrip(b"\r\n")
         text = raw[: self.raw_bytes].decode("utf-8", errors="replace")
         self.deadletters.write(
             {
@@ -175,7 +180,7 @@ class Pipeline:
             }
         )
 
-    def _drain_parser(self, origin: str) -> None:
+    def _drain_parser(self, origin: str | tuple[str, int]) -> None:
         for reason, count in self.parser.drain_ignored().items():
             self.counts[f"ignored: {reason}"] += count
         for rejected in self.parser.drain_rejected():
@@ -232,7 +237,7 @@ class Pipeline:
         }
         return {**{k: v for k, v in hot.items() if v}, **self.counts}
 
-    def process(self, record: bytes, origin: str = "") -> list[ScoredEvent]:
+    def process(self, record: bytes, origin: str | tuple[str, int] = "") -> list[ScoredEvent]:
         """Parse and score one record, in arrival order (the streaming runtime's path)."""
         scored = (self.score(event) for event in self.parse(record, origin))
         return [s for s in scored if s is not None]
@@ -275,6 +280,7 @@ class Pipeline:
         budget = model.scorer.budget
         model.scorer = self.model.scorer
         if budget is not None and model.scorer.budget is not None:
+            budget.per_day = model.scorer.budget.per_day  # the risks seen, today's rate
             model.scorer.budget = budget
         self.model = model
         self.parser = saved["parser"]

@@ -145,6 +145,7 @@ class IdentityState:
         "volume",
         "resource",
         "lifecycle",
+        "client",
         "recent",
         "extra",
     )
@@ -160,6 +161,7 @@ class IdentityState:
         self.volume: Any = None
         self.resource: Any = None
         self.lifecycle: Any = None
+        self.client: Any = None
         # time, risk, time, risk ... of its latest suspicious events, for escalation.
         self.recent: array | None = None
         self.extra: dict[str, Any] | None = None

@@ -20,3 +20,24 @@ def shared_dir() -> Path:
     if not path.is_dir():
         pytest.skip(f"shared data folder {path} is absent (set DETECTOR_SHARED to its path)")
     return path
+
+
+#: The repository: shipped pipelines and model profiles are read from here.
+REPO = Path(__file__).resolve().parents[1]
+
+
+@pytest.fixture(scope="session")
+def repo_dir() -> Path:
+    return REPO
+
+
+@pytest.fixture(scope="session")
+def simulated(tmp_path_factory: pytest.TempPathFactory):
+    """One simulated day of an organisation's Vault audit log, with labelled attacks.
+
+    Shared by the session: read it, never write next to it (``audit.log``,
+    ``labels.jsonl``, ``scenarios.json``, ``inventory.toml``).
+    """
+    from detector.simulate import simulate
+
+    return simulate(tmp_path_factory.mktemp("simulated"), seed=3, days=1)

@@ -10,13 +10,14 @@ import msgspec
 
 from detector.errors import ConfigError
 
-__all__ = ["decode_file", "parse_duration", "resolve"]
+__all__ = ["decode_file", "invalid", "parse_duration", "resolve"]
 
 T = TypeVar("T")
 
 _UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
 _DURATION = re.compile(r"\s*(\d+(?:\.\d+)?)\s*([smhdw])\s*")
 _AT = re.compile(r"^(.*) - at `\$(.*)`$", re.DOTALL)
+_FIELD = re.compile(r"^`([^`]+)`: (.*)$", re.DOTALL)
 
 
 def parse_duration(value: float | int | str) -> float:
@@ -37,6 +38,12 @@ def parse_duration(value: float | int | str) -> float:
     return float(match.group(1)) * _UNITS[match.group(2)]
 
 
+def invalid(key: str, problem: str) -> ValueError:
+    """The error a section's ``__post_init__`` raises for one of its keys: the loader
+    names the key under the section's path (``source.reorder_window``), not the section."""
+    return ValueError(f"`{key}`: {problem}")
+
+
 def decode_file(path: Path, type_: type[T]) -> T:
     """Decode a TOML file into ``type_``; any fault becomes a :class:`ConfigError`."""
     try:
@@ -54,10 +61,12 @@ def decode_file(path: Path, type_: type[T]) -> T:
 def _config_error(path: Path, message: str) -> ConfigError:
     """``Expected `int`, got `str` - at `$.scoring.alert``` -> file, key, problem."""
     match = _AT.match(message)
-    if not match:
-        return ConfigError(str(path), "", message)
-    problem, where = match.groups()
+    problem, where = match.groups() if match else (message, "")  # no path: the top level
     key = where.lstrip(".")
+    field = _FIELD.match(problem)
+    if field:
+        key = f"{key}.{field.group(1)}" if key else field.group(1)
+        problem = field.group(2)
     unknown = re.fullmatch(r"Object contains unknown field `(.+)`", problem)
     if unknown:
         key = f"{key}.{unknown.group(1)}" if key else unknown.group(1)

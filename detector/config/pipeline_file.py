@@ -8,7 +8,7 @@ from pathlib import Path
 
 import msgspec
 
-from detector.config.loading import decode_file, parse_duration, resolve
+from detector.config.loading import decode_file, invalid, parse_duration, resolve
 from detector.enrichers.sensitivity import LEVELS
 from detector.errors import ConfigError
 
@@ -30,9 +30,12 @@ class SourceSection(_Section):
 
     def __post_init__(self) -> None:
         if self.parser not in PARSERS:
-            raise ValueError(f"unknown parser {self.parser!r}; known: {', '.join(PARSERS)}")
+            raise invalid("parser", f"unknown parser {self.parser!r}; known: {', '.join(PARSERS)}")
         for name in ("reorder_window", "pair_timeout", "poll_interval"):
-            setattr(self, name, parse_duration(getattr(self, name)))
+            try:
+                setattr(self, name, parse_duration(getattr(self, name)))
+            except ValueError as exc:
+                raise invalid(name, str(exc)) from None
 
 
 class GeoSection(_Section):
@@ -52,7 +55,7 @@ class SensitivityRuleEntry(_Section):
 
     def __post_init__(self) -> None:
         if self.level not in LEVELS:
-            raise ValueError(f"level must be one of {', '.join(LEVELS)}, not {self.level!r}")
+            raise invalid("level", f"must be one of {', '.join(LEVELS)}, not {self.level!r}")
 
 
 class SensitivitySection(_Section):
@@ -62,7 +65,7 @@ class SensitivitySection(_Section):
 
     def __post_init__(self) -> None:
         if self.default not in LEVELS:
-            raise ValueError(f"default must be one of {', '.join(LEVELS)}, not {self.default!r}")
+            raise invalid("default", f"must be one of {', '.join(LEVELS)}, not {self.default!r}")
 
 
 class EnrichersSection(_Section):
@@ -85,7 +88,7 @@ class ThresholdsSection(_Section):
         for name in ("alert", "revoke"):
             value = getattr(self, name)
             if value is not None and not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name} must be between 0 and 1, not {value}")
+                raise invalid(name, f"must be between 0 and 1, not {value}")
 
 
 class OutputsSection(_Section):

@@ -9,7 +9,7 @@ from typing import Any
 
 import msgspec
 
-from detector.config.loading import decode_file, parse_duration
+from detector.config.loading import decode_file, invalid, parse_duration
 from detector.detectors import DETECTORS
 from detector.errors import ConfigError
 from detector.model import RiskModel
@@ -21,11 +21,14 @@ __all__ = ["ModelProfile", "build_model", "load_profile"]
 
 class _Section(msgspec.Struct, forbid_unknown_fields=True):
     def _duration(self, name: str) -> None:
-        setattr(self, name, parse_duration(getattr(self, name)))
+        try:
+            setattr(self, name, parse_duration(getattr(self, name)))
+        except ValueError as exc:
+            raise invalid(name, str(exc)) from None
 
     def _probability(self, name: str) -> None:
         if not 0.0 <= getattr(self, name) <= 1.0:
-            raise ValueError(f"{name} must be between 0 and 1, not {getattr(self, name)}")
+            raise invalid(name, f"must be between 0 and 1, not {getattr(self, name)}")
 
 
 class ScoringSection(_Section):
@@ -42,9 +45,9 @@ class ScoringSection(_Section):
         for name in ("alert", "revoke", "reason_floor", "escalation_floor", "escalation_weight"):
             self._probability(name)
         if self.alert > self.revoke:
-            raise ValueError(f"alert ({self.alert}) must not exceed revoke ({self.revoke})")
+            raise invalid("alert", f"{self.alert} must not exceed revoke ({self.revoke})")
         if self.alert_budget_per_day < 0:
-            raise ValueError("alert_budget_per_day cannot be negative")
+            raise invalid("alert_budget_per_day", "cannot be negative")
 
 
 class LearningSection(_Section):
@@ -56,7 +59,7 @@ class LearningSection(_Section):
         self._duration("min_age")
         self._probability("damping")
         if self.min_events < 0:
-            raise ValueError("min_events cannot be negative")
+            raise invalid("min_events", "cannot be negative")
 
 
 class StateSection(_Section):
@@ -66,7 +69,7 @@ class StateSection(_Section):
     def __post_init__(self) -> None:
         self._duration("idle_ttl")
         if self.max_identities < 1:
-            raise ValueError("max_identities must be at least 1")
+            raise invalid("max_identities", "must be at least 1")
 
 
 class ModelProfile(msgspec.Struct, forbid_unknown_fields=True):

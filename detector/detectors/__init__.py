@@ -7,6 +7,7 @@ profile picks which run and how much each weighs.
 from __future__ import annotations
 
 from detector.detectors.base import Detector, Finding
+from detector.detectors.client import Client
 from detector.detectors.lifecycle import Lifecycle
 from detector.detectors.location import Location
 from detector.detectors.multivariate import Multivariate
@@ -16,6 +17,7 @@ from detector.detectors.volume import Volume
 
 __all__ = [
     "DETECTORS",
+    "Client",
     "Detector",
     "Finding",
     "Lifecycle",
@@ -28,5 +30,6 @@ __all__ = [
 
 #: name used in model profiles -> detector class
 DETECTORS: dict[str, type] = {
-    cls.name: cls for cls in (TimeOfWeek, Location, Volume, Resource, Lifecycle, Multivariate)
+    cls.name: cls
+    for cls in (TimeOfWeek, Location, Client, Volume, Resource, Lifecycle, Multivariate)
 }

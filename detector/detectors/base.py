@@ -47,6 +47,8 @@ class Detector(Protocol):
     """One signal: ``score_one`` is pure, ``learn_one`` learns, ``observe_one`` keeps context."""
 
     name: ClassVar[str]
+    #: whether observe_one does anything (the model skips it otherwise)
+    observes: ClassVar[bool]
 
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None: ...
 

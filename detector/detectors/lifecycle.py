@@ -45,6 +45,7 @@ class Lifecycle:
         Learned events before "first token it ever minted" counts.
     """
 
+    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "lifecycle"
 
     def __init__(
@@ -73,20 +74,15 @@ class Lifecycle:
         if "root" in e.policies:
             parts.append((0.9, f"root token used by {who} for {e.action} {e.resource}", True))
         if e.metadata.get("credential_state") == "invalid":
-            parts.append(
-                (
-                    0.5,
-                    f"call with a token of {who} that Vault no longer accepts (revoked or "
-                    "expired): someone still holds it",
-                    True,
-                )
-            )
+            parts.append(self._invalid_token(event, state))
         if e.resource.startswith("sys/audit") and e.action == "admin":
             parts.append((0.85, f"audit device changed ({e.operation} {e.resource})", True))
         elif e.resource.startswith("sys/generate-root"):
             parts.append((0.7, f"root token generation ({e.operation} {e.resource})", True))
         if e.new_credential and e.action == "token-create":
             parts.extend(self._minted(event, state))
+        if not parts:
+            return None
         return combine(self.name, parts, credential=e.new_credential or e.credential)
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
@@ -104,6 +100,30 @@ class Lifecycle:
         """The lifecycle has no short-term context."""
 
     # -- internals -----------------------------------------------------------------------
+
+    def _invalid_token(self, event: EnrichedEvent, state: IdentityState) -> Signal:
+        """A token Vault no longer accepts: a stale client at home, or someone else."""
+        who = event.display_identity
+        geo, loc = event.geo, state.location
+        at_home = (
+            geo is not None
+            and geo.network is not None
+            and loc is not None
+            and loc.networks.share(geo.network) >= 0.05
+        )
+        if at_home:
+            return Signal(
+                0.25,
+                f"call with a token of {who} that Vault no longer accepts (revoked or "
+                f"expired), from its usual network {geo.network}: likely a stale client",
+                instant=True,
+            )
+        return Signal(
+            0.7,
+            f"call with a token of {who} that Vault no longer accepts (revoked or expired) "
+            "from a network it does not use: someone else still holds it",
+            instant=True,
+        )
 
     def _minted(self, event: EnrichedEvent, state: IdentityState) -> list[tuple[float, str, bool]]:
         e = event.event

@@ -63,6 +63,7 @@ class Location:
         Events the running rate of new networks effectively averages over.
     """
 
+    observes: ClassVar[bool] = True
     name: ClassVar[str] = "location"
 
     def __init__(
@@ -124,8 +125,9 @@ class Location:
                 parts.append(
                     self._new_country(loc, geo.country, geo.city, event.display_identity, e.time)
                 )
-            if geo.is_public and loc.fix is not None and geo.latitude is not None:
-                parts.append(self._travel(loc.fix, event))
+            fix = loc.fix
+            if geo.is_public and fix is not None and fix[0] is not geo and geo.latitude is not None:
+                parts.append(self._travel(fix, event))
             if e.credential and credential_key(e.credential) in loc.credentials:
                 parts.append(self._replay(loc, event))
         if not parts:
@@ -148,8 +150,9 @@ class Location:
         new = not self._known(loc.networks, geo.network, time)
         loc.novelty += (float(new) - loc.novelty) / min(state.learned + 1, self.memory)
         # A place becomes the identity's own through trusted use: a request that alerted
-        # counts only for what trust it has left, so a thief's address stays foreign.
-        trust = 1.0 - event.risk
+        # counts for less (a thief's address stays foreign for longer), but still counts
+        # (a traveller's new country stops alerting after a request or two).
+        trust = 1.0 - 0.5 * event.risk
         loc.networks.add(geo.network, time, decay, limit, trust)
         if geo.is_public and geo.country:
             if loc.countries is None:

@@ -62,6 +62,7 @@ class Multivariate:
         Seed of the random trees.
     """
 
+    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "multivariate"
 
     def __init__(
@@ -70,7 +71,7 @@ class Multivariate:
         height: int = 6,
         window_size: int = 250,
         warm_up: int = 2000,
-        learn_share: float = 0.5,
+        learn_share: float = 0.25,
         seed: int = 42,
     ) -> None:
         self.n_trees = n_trees
@@ -146,12 +147,14 @@ class Multivariate:
             if self.histogram_total > 1e6:
                 self.histogram *= 0.5
                 self.histogram_total *= 0.5
+        self.learned += 1
         if zlib.crc32(event.event.event_id.encode()) % 1000 < self.learn_share * 1000:
             self.model.learn_one(x)
-        self.learned += 1
-        rate = 1.0 / min(self.learned, 10_000)
-        for key, value in x.items():
-            self.means[key] += rate * (value - self.means[key])
+            # The population's means, for explanations (a sample is plenty).
+            rate = 1.0 / min(self.learned, 10_000)
+            means = self.means
+            for key, value in x.items():
+                means[key] += rate * (value - means[key])
 
     def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
         """The model has no short-term context."""

@@ -116,6 +116,7 @@ class Resource:
         Events the running novelty rate effectively averages over.
     """
 
+    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "resource"
 
     def __init__(
@@ -161,6 +162,8 @@ class Resource:
                         True,
                     )
                 )
+        if not parts or not any(part[0] > 0.0 for part in parts):
+            return None
         return combine(self.name, parts, resource=e.resource, sensitivity=level)
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:

@@ -78,6 +78,7 @@ class TimeOfWeek:
         Relative growth of the profile that triggers recomputing the hour scores.
     """
 
+    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "time"
 
     def __init__(
@@ -85,7 +86,7 @@ class TimeOfWeek:
         half_life: float = 14 * 86400.0,
         prior_strength: float = 10.0,
         significance: float = 0.1,
-        refresh: float = 0.05,
+        refresh: float = 0.1,
     ) -> None:
         self.half_life = half_life
         self.prior_strength = prior_strength
@@ -141,7 +142,7 @@ class TimeOfWeek:
         profile.counts[hour] += units
         self.population[hour] += 1.0
         learned = state.learned + 1
-        if learned >= max(profile.scored_at + 10, profile.scored_at * (1.0 + self.refresh)):
+        if learned >= max(profile.scored_at + 16, profile.scored_at * (1.0 + self.refresh)):
             profile.scores, profile.usual = self._hour_scores(profile, time, state.first_seen)
             profile.scored_at = learned
 
@@ -202,20 +203,25 @@ class TimeOfWeek:
         )
 
 
+_STARTS = np.arange(24)
+_RUNS = _STARTS[None, :] + np.arange(1, 21)[:, None]  # [length - 1, start] -> end index
+
+
 def _usual_hours(by_hour: np.ndarray) -> int:
     """The shortest run of hours of the day holding 90% of the activity: start * 32 + length.
 
     -1 when no run shorter than 21 hours does: the identity is active around the clock.
     """
     share = by_hour / by_hour.sum()
-    # Sums of every run of `length` hours starting at each hour, around the clock.
+    # Sums of every run of every length starting at each hour, around the clock.
     doubled = np.concatenate([[0.0], np.cumsum(np.concatenate([share, share]))])
-    for length in range(1, 21):
-        runs = doubled[length : length + 24] - doubled[:24]
-        start = int(np.argmax(runs))
-        if runs[start] >= 0.9:
-            return start * 32 + length
-    return -1
+    runs = doubled[_RUNS] - doubled[_STARTS][None, :]
+    enough = (runs >= 0.9).any(axis=1)
+    if not enough.any():
+        return -1
+    length = int(np.argmax(enough)) + 1
+    start = int(np.argmax(runs[length - 1]))
+    return start * 32 + length
 
 
 def _describe_hours(usual: int) -> str:

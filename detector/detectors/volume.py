@@ -77,6 +77,7 @@ class Volume:
         Denials per window assumed for an identity with no history of denials.
     """
 
+    observes: ClassVar[bool] = True
     name: ClassVar[str] = "volume"
 
     def __init__(
@@ -133,12 +134,15 @@ class Volume:
                 (1, distinct, "distinct secrets"),
                 (2, lists, "lists"),
             ):
-                peak = vol.moments[9 + metric]
-                mean, dispersion = self._expected(vol, metric, hour if metric == 0 else None)
-                if metric == 0 and vol.moments[0] > 0:
-                    peak *= min(1.0, mean / vol.moments[0])  # the peak at this hour's scale
-                if count < 3 or count <= peak:
+                if count < 3:
                     continue
+                peak = vol.moments[9 + metric]
+                if metric == 0 and vol.hourly[24 + hour] > 0 and vol.moments[0] > 0:
+                    # The peak at this hour's scale: busy mornings say little about nights.
+                    peak *= min(1.0, vol.hourly[hour] / vol.moments[0])
+                if count <= peak:
+                    continue
+                mean, dispersion = self._expected(vol, metric, hour if metric == 0 else None)
                 tail = _tail(count, mean, dispersion)
                 if tail < 0.01:
                     usual = "usual for this hour" if metric == 0 else "usual"

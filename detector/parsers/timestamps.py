@@ -37,7 +37,8 @@ def parse_timestamp(value: object) -> float:
         value.endswith("Z")
         and value[10] in "T "
         and value[13] == value[16] == ":"
-        and value[17:19].isdigit()
+        and value[17] in "012345"  # seconds 60-99 are not a time: let fromisoformat refuse
+        and value[18].isdigit()
         and (len(value) == 20 or (value[19] == "." and value[20:-1].isdigit()))
     ):
         try:

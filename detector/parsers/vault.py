@@ -22,7 +22,7 @@ import orjson
 
 from detector.errors import ParseError
 from detector.event import DENIED, ERROR, OK, AccessEvent
-from detector.parsers.base import Ignored, Notice, ParserOutputs
+from detector.parsers.base import Ignored, Notice, ParserOutputs, Rejected
 from detector.parsers.timestamps import parse_timestamp
 
 __all__ = ["VaultAuditParser"]
@@ -30,6 +30,7 @@ __all__ = ["VaultAuditParser"]
 HMAC_PREFIX = "hmac-sha256:"
 _LOGIN_FAILURES = ("invalid credentials", "invalid role", "invalid secret", "invalid username")
 _MAX_METADATA = 8
+_NO_METADATA: dict[str, str] = {}  # shared: events are frozen and never change it
 
 
 class _Bounded(OrderedDict):
@@ -79,27 +80,21 @@ class VaultAuditParser(ParserOutputs):
     # -- the Parser protocol ------------------------------------------------------------
 
     def parse(self, record: bytes) -> list[AccessEvent]:
+        held = self._hold_request(record)
+        if held is not None:
+            return held
         entry = _decode(record)
         kind = entry.get("type")
         if kind not in ("request", "response"):
             if isinstance(kind, str) and kind.startswith("kmip-"):
                 raise Ignored(f"vault entry type {kind}")
             raise ParseError("unknown vault entry type", repr(kind)[:64])
-        request = entry.get("request")
-        if not isinstance(request, dict):
-            raise ParseError("vault entry without request object")
-        if not isinstance(request.get("path"), str):
-            raise ParseError("vault entry without request.path")
+        request = _checked_request(entry)
         time = parse_timestamp(entry.get("time"))
         self._clock = max(self._clock, time)
         key = _pair_key(request)
         if kind == "request":
-            self._pending[key] = (time, entry)
-            released = []
-            while len(self._pending) > self.max_pending:
-                held_time, held = self._pending.popitem(last=False)[1]
-                released.append(self._build(held, held_time, paired=False))
-            return released
+            return self._hold(key, time, entry)
         self._pending.pop(key, None)
         return [self._build(entry, time, paired=True)]
 
@@ -111,8 +106,52 @@ class VaultAuditParser(ParserOutputs):
             if not final and time > deadline:
                 break
             del self._pending[key]
-            released.append(self._build(entry, time, paired=False))
+            self._release(entry, time, released)
         return released
+
+    # -- holding requests until their response -----------------------------------------
+
+    def _hold_request(self, record: bytes) -> list[AccessEvent] | None:
+        """Hold a request entry as raw bytes, undecoded: its response usually follows and
+        says everything it says, so decoding it would be wasted work. Only entries in
+        Vault's own field order (time, type, ..., request.id first) take this path;
+        anything else returns ``None`` and is decoded in full."""
+        if not record.startswith(b'{"time":"') or record.find(b'"type":"request"', 0, 96) < 0:
+            return None
+        start = record.find(b'"request":{"id":"')
+        if start == -1:
+            return None
+        start += 17
+        end = record.find(b'"', start)
+        time_end = record.find(b'"', 9)
+        key = record[start:end]
+        if end == -1 or not key or b"\\" in key:
+            return None
+        try:
+            time = parse_timestamp(record[9:time_end].decode())
+        except (ParseError, UnicodeDecodeError):
+            return None
+        self._clock = max(self._clock, time)
+        return self._hold(key.decode(), time, record)
+
+    def _hold(self, key: str, time: float, entry: dict | bytes) -> list[AccessEvent]:
+        self._pending[key] = (time, entry)
+        released: list[AccessEvent] = []
+        while len(self._pending) > self.max_pending:
+            held_time, held = self._pending.popitem(last=False)[1]
+            self._release(held, held_time, released)
+        return released
+
+    def _release(self, entry: dict | bytes, time: float, into: list[AccessEvent]) -> None:
+        """An unanswered request becomes an event; a malformed one a rejected record."""
+        raw = entry if isinstance(entry, bytes) else b""
+        try:
+            if raw:
+                entry = _decode(raw)
+                _checked_request(entry)
+            into.append(self._build(entry, time, paired=False))
+        except ParseError as exc:
+            self.rejected.append(Rejected(exc.reason, exc.detail, raw))
 
     # -- building one event ------------------------------------------------------------
 
@@ -165,7 +204,9 @@ class VaultAuditParser(ParserOutputs):
 
         if identity:
             if token_hash and accessor:
-                self._tokens.put(token_hash, (accessor, identity, name))
+                known = self._tokens.get(token_hash)
+                if known is None or known[0] != accessor or known[1] != identity:
+                    self._tokens.put(token_hash, (accessor, identity, name))
             if new_auth and new_auth.get("client_token") and new_accessor:
                 new_hash = _token_hash(new_auth.get("client_token"))
                 new_identity = _text(new_auth.get("entity_id")) or identity
@@ -222,6 +263,15 @@ class VaultAuditParser(ParserOutputs):
         if action == "login":
             metadata = {**metadata, "login": path.removeprefix("auth/")}
         return f"anonymous@{ip or 'unknown'}", "", "", metadata
+
+
+def _checked_request(entry: dict) -> dict:
+    request = entry.get("request")
+    if not isinstance(request, dict):
+        raise ParseError("vault entry without request object")
+    if not isinstance(request.get("path"), str):
+        raise ParseError("vault entry without request.path")
+    return request
 
 
 def _decode(record: bytes) -> dict:
@@ -336,8 +386,8 @@ def _strings(value: object) -> tuple[str, ...]:
 
 
 def _metadata(value: object) -> dict[str, str]:
-    if not isinstance(value, dict):
-        return {}
+    if not value or not isinstance(value, dict):
+        return _NO_METADATA
     pairs = (
         (k, v) for k, v in value.items() if isinstance(v, str) and not v.startswith(HMAC_PREFIX)
     )

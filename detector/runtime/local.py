@@ -22,7 +22,7 @@ from detector.event import AccessEvent, format_time
 from detector.pipeline import Pipeline, ScoredEvent
 from detector.runtime.outputs import AlertFile, JsonlFile, write_json
 from detector.runtime.reorder import ReorderBuffer
-from detector.runtime.sources import IDLE, expand, follow, read_all, total_bytes
+from detector.runtime.sources import IDLE, Record, expand, follow, read_all, total_bytes
 
 __all__ = ["LocalRun", "load_state", "save_state"]
 
@@ -79,10 +79,11 @@ class LocalRun:
         self.state_path = state_path
         self.reorder = ReorderBuffer(reorder_window)
         self.on_scored = on_scored
+        # State first: a state file that does not fit must not leave the outputs open.
+        self.resumed = state_path is not None and load_state(pipeline, state_path)
         self.alerts = AlertFile(out_dir / "alerts.jsonl")
         self.deadletters = JsonlFile(out_dir / "deadletter.jsonl")
         pipeline.deadletters = self.deadletters
-        self.resumed = state_path is not None and load_state(pipeline, state_path)
         self._stop = threading.Event()
         self._first_time: float | None = None
         self._last_time: float | None = None
@@ -99,28 +100,30 @@ class LocalRun:
         progress: Callable[[int, int], None] | None = None,
     ) -> dict[str, Any]:
         """Process the sources to the end (or, following, until :meth:`stop`)."""
-        paths = expand(sources)
         started = time.perf_counter()
-        with self._signals():
-            if follow_sources:
-                records = follow(paths, poll_interval, self._stop)
-            else:
-                total = total_bytes(paths)
-                advance = None
-                if progress is not None:
-                    done = [0]
+        try:  # whatever fails (a missing source, a read error), the outputs are closed
+            paths = expand(sources)
+            with self._signals():
+                if follow_sources:
+                    records = follow(paths, poll_interval, self._stop)
+                else:
+                    total = total_bytes(paths)
+                    advance = None
+                    if progress is not None:
+                        done = [0]
 
-                    def advance(n: int) -> None:
-                        done[0] += n
-                        progress(done[0], total)
+                        def advance(n: int) -> None:
+                            done[0] += n
+                            progress(done[0], total)
 
-                records = read_all(paths, advance)
-            self._consume(records, follow_sources)
-            self._score(self.pipeline.flush(final=True))
-            self._emit(self.reorder.drain())
-        elapsed = time.perf_counter() - started
-        self.alerts.close()
-        self.deadletters.close()
+                    records = read_all(paths, advance)
+                self._consume(records, follow_sources)
+                self._score(self.pipeline.flush(final=True))
+                self._emit(self.reorder.drain())
+            elapsed = time.perf_counter() - started
+        finally:
+            self.alerts.close()
+            self.deadletters.close()
         if self.state_path is not None:
             save_state(self.pipeline, self.state_path)
         summary = self.summary(elapsed)
@@ -129,14 +132,14 @@ class LocalRun:
 
     # -- the loop ------------------------------------------------------------------------
 
-    def _consume(self, records: Iterator[tuple[bytes, str]], live: bool) -> None:
+    def _consume(self, records: Iterator[Record], live: bool) -> None:
         pipeline = self.pipeline
         parse = pipeline.parse
         last_save = time.monotonic()
         for count, (record, origin) in enumerate(records, start=1):
             if self._stop.is_set():
                 break
-            if record is IDLE[0] and origin == IDLE[1]:
+            if origin is IDLE[1]:
                 # A quiet live stream: nothing earlier is coming, score what is held.
                 self._score(pipeline.flush())
                 self._emit(self.reorder.drain())

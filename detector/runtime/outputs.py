@@ -23,6 +23,8 @@ class JsonlFile:
         self.path = path
         self.written = 0
         self._stream = open(path, "ab")  # noqa: SIM115 - closed in close()
+        if _ends_mid_line(path):
+            self._stream.write(b"\n")  # a crash cut the last line: start a new one
 
     def write(self, record: dict[str, Any]) -> None:
         self._stream.write(orjson.dumps(record) + b"\n")
@@ -54,6 +56,14 @@ class AlertFile(JsonlFile):
             return
         self._seen.add(record["alert_id"])
         super().write(record)
+
+
+def _ends_mid_line(path: Path) -> bool:
+    with open(path, "rb") as f:
+        if f.seek(0, os.SEEK_END) == 0:
+            return False
+        f.seek(-1, os.SEEK_END)
+        return f.read(1) != b"\n"
 
 
 def write_json(path: Path, value: Any) -> None:

@@ -261,7 +261,8 @@ def varied_stream(days: int = 14, seed: int = 7) -> list[EnrichedEvent]:
     whose id starts with :data:`ODD`: a new country, impossible travel, a replayed
     credential, a read outside the service's namespaces from another service's network,
     root and orphan tokens, a token Vault no longer accepts, an audit device change, a
-    burst of denials from a new identity, an enumeration burst and a request burst.
+    burst of denials from a new identity, an enumeration burst, a request burst and a
+    service's secret read with a client it never used.
     """
     rng = random.Random(seed)
     events: list[EnrichedEvent] = []
@@ -282,6 +283,7 @@ def varied_stream(days: int = 14, seed: int = 7) -> list[EnrichedEvent]:
                         network_owner=PAYMENTS,
                         sensitivity=HIGH,
                         credential=f"acc-pay-{day}",
+                        user_agent="vault-agent/1.17",
                     )
                 )
             if weekday and 8 <= hour < 18:
@@ -297,6 +299,7 @@ def varied_stream(days: int = 14, seed: int = 7) -> list[EnrichedEvent]:
                             sensitivity=rng.choice([LOW, MEDIUM, None]),
                             credential=f"acc-alice-{day}",
                             policies=("default", "team"),
+                            user_agent="Vault CLI/1.17",
                         )
                     )
             if hour == 6:
@@ -316,6 +319,7 @@ def varied_stream(days: int = 14, seed: int = 7) -> list[EnrichedEvent]:
                             geo=address,
                             sensitivity=MEDIUM,
                             credential=f"acc-ci-{day}-{hour}",
+                            user_agent="got (https://github.com/sindresorhus/got)",
                         )
                     )
     odd = T0 + 12 * DAY
@@ -375,6 +379,16 @@ def varied_stream(days: int = 14, seed: int = 7) -> list[EnrichedEvent]:
         for i in range(60)
     ]
     events += [unusual(10 * HOUR + i, "reporter", resource="db/report") for i in range(40)]
+    events.append(
+        unusual(
+            11 * HOUR,
+            "payments-api",
+            service=PAYMENTS,
+            sensitivity=HIGH,
+            resource="secret/data/payments/db",
+            user_agent="curl/8.4.0",
+        )
+    )
     return merge(events)
 
 

@@ -106,7 +106,7 @@ def test_revoked_token_use():
     finding = score(model, make_event(T0, "svc", metadata={"credential_state": "invalid"}))
     assert finding is not None and finding.instant >= 0.5
     assert "Vault no longer accepts" in finding.reason
-    assert "someone still holds it" in finding.reason
+    assert "someone else still holds it" in finding.reason
 
 
 def test_audit_device_change_and_root_generation():
