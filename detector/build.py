@@ -12,6 +12,7 @@ from detector.enrichers import (
     SensitivityEnricher,
     ServiceEnricher,
 )
+from detector.errors import ConfigError
 from detector.parsers import CloudTrailParser, VaultAuditParser
 from detector.pipeline import DeadLetterSink, Pipeline
 
@@ -46,6 +47,14 @@ def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = No
     enrichers.append(SensitivityEnricher(rules, sensitivity.default, file=config.path))
     profile = load_profile(config.resolve(config.model.profile))
     thresholds = config.thresholds
+    alert = profile.scoring.alert if thresholds.alert is None else thresholds.alert
+    revoke = profile.scoring.revoke if thresholds.revoke is None else thresholds.revoke
+    if alert > revoke:
+        raise ConfigError(
+            config.path,
+            "thresholds.alert" if thresholds.alert is not None else "thresholds.revoke",
+            f"the alert threshold ({alert}) must not exceed the revoke threshold ({revoke})",
+        )
     model = build_model(
         profile,
         {

@@ -276,14 +276,21 @@ class Pipeline:
                 f"{origin}: the model profile's detectors changed since this state was saved; "
                 "restore the profile or start fresh with --fresh"
             )
-        # Learned state comes from the file; thresholds and weights from today's profile.
+        # Learned state comes from the file; settings (thresholds, weights, bounds) from
+        # today's files.
         budget = model.scorer.budget
         model.scorer = self.model.scorer
         if budget is not None and model.scorer.budget is not None:
             budget.per_day = model.scorer.budget.per_day  # the risks seen, today's rate
             model.scorer.budget = budget
+        model.store.idle_ttl = self.model.store.idle_ttl
+        model.store.max_identities = self.model.store.max_identities
+        parser = saved["parser"]
+        for setting in ("pair_timeout", "max_pending", "max_known_tokens"):
+            if hasattr(self.parser, setting):
+                setattr(parser, setting, getattr(self.parser, setting))
         self.model = model
-        self.parser = saved["parser"]
+        self.parser = parser
         self.watermark = self.resume_after = saved["watermark"]
         self.watermark_ids = set(saved["watermark_ids"])
         self.resume_ids = frozenset(saved["watermark_ids"])

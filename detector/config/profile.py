@@ -123,10 +123,14 @@ def _coerce(path: Path, where: str, value: Any, default: Any) -> Any:
             except ValueError as exc:
                 raise ConfigError(str(path), where, str(exc)) from None
         if isinstance(value, int | float) and not isinstance(value, bool):
+            if value < 0:
+                raise ConfigError(str(path), where, f"cannot be negative: {value}")
             return float(value)
         raise ConfigError(str(path), where, f"expected a number, got {type(value).__name__}")
     if isinstance(default, int) and not isinstance(default, bool):
         if isinstance(value, int) and not isinstance(value, bool):
+            if value < 0:
+                raise ConfigError(str(path), where, f"cannot be negative: {value}")
             return value
         raise ConfigError(str(path), where, f"expected an integer, got {type(value).__name__}")
     return value

@@ -191,3 +191,20 @@ def test_thresholds_override_the_profile_and_default_to_it(tmp_path):
     path = write(tmp_path, minimal("[thresholds]\nalert = 0.42\nrevoke = 0.97"), "set.toml")
     model = build_pipeline(load_pipeline_file(path)).model
     assert (model.scorer.alert, model.scorer.revoke) == (0.42, 0.97)
+
+
+def test_an_alert_threshold_above_the_revoke_threshold_is_rejected(tmp_path):
+    repo = Path(__file__).resolve().parents[2]
+    (tmp_path / "pipelines").mkdir()
+    (tmp_path / "models").mkdir()
+    (tmp_path / "models" / "default.toml").write_bytes((repo / "models/default.toml").read_bytes())
+    inventory = repo / "pipelines" / "inventory.example.toml"
+    (tmp_path / "pipelines" / inventory.name).write_bytes(inventory.read_bytes())
+    text = (repo / "pipelines" / "vault-local.toml").read_text()
+    path = tmp_path / "pipelines" / "thresholds.toml"
+    path.write_text(text.replace("# alert = 0.6", "alert = 0.95"))
+    with pytest.raises(ConfigError) as raised:
+        build_pipeline(load_pipeline_file(path))
+    assert raised.value.file == str(path)
+    assert raised.value.key == "thresholds.alert"
+    assert "must not exceed the revoke threshold" in str(raised.value)
