@@ -20,14 +20,14 @@ _NO_PLACE = frozenset({"none", "invalid", "loopback"})
 class LocationState:
     """Where an identity has been, and the last network of each of its recent credentials."""
 
-    __slots__ = ("countries", "networks", "cities", "fix", "credentials", "novelty")
+    __slots__ = ("networks", "places", "fix", "credentials", "novelty")
 
     def __init__(self) -> None:
         self.networks = DecayingCounter()
         self.novelty = 0.0  # running share of learned events that came from a new network
         # Created at the first public address: most services never have one.
-        self.countries: DecayingCounter | None = None
-        self.cities: DecayingCounter | None = None
+        # Public places as "CC|City" (one counter for countries and cities: smaller).
+        self.places: DecayingCounter | None = None
         # Last public position: (latitude, longitude, radius km, time, place).
         # Last public position and when. GeoInfo objects are shared through the enricher's
         # cache, so holding one costs a reference, not a copy.
@@ -56,7 +56,7 @@ class Location:
     replay_window
         Seconds within which one credential seen from two networks counts as replayed.
     max_places
-        Networks remembered per identity (the most used; four countries and cities).
+        Networks remembered per identity (the most used; six public places).
     established
         Trusted (decayed) events from a place before it counts as known.
     memory
@@ -155,12 +155,10 @@ class Location:
         trust = 1.0 - 0.5 * event.risk
         loc.networks.add(geo.network, time, decay, limit, trust)
         if geo.is_public and geo.country:
-            if loc.countries is None:
-                loc.countries, loc.cities = DecayingCounter(), DecayingCounter()
-            # Few identities visit more than a handful of countries or cities: keep 4 each.
-            loc.countries.add(geo.country, time, decay, 4, trust)
-            if geo.city:
-                loc.cities.add(geo.city, time, decay, 4, trust)
+            if loc.places is None:
+                loc.places = DecayingCounter()
+            # Few identities work from more than a handful of places: keep six.
+            loc.places.add(f"{geo.country}|{geo.city or ''}", time, decay, 6, trust)
             if geo.latitude is not None and geo.longitude is not None:
                 loc.fix = (geo, time)
 
@@ -204,20 +202,31 @@ class Location:
             False,
         )
 
+    def _country_known(self, loc: LocationState, country: str | None, time: float) -> bool:
+        places = loc.places
+        if places is None or not country:
+            return False
+        prefix = country + "|"
+        seen = sum(
+            places.effective(key, time, self._decay)
+            for key in places.counts
+            if key.startswith(prefix)
+        )
+        return seen >= self.established
+
     def _new_country(
         self, loc: LocationState, country: str, city: str | None, who: str, time: float
     ) -> tuple[float, str, bool]:
-        decay = self._decay
-        countries, cities = loc.countries, loc.cities
-        n_public = countries.effective_total(time, decay) if countries is not None else 0.0
-        if self._known(countries, country, time):
-            if city and not self._known(cities, city, time) and n_public >= 1.0:
-                known = len(cities)
+        decay, places = self._decay, loc.places
+        n_public = places.effective_total(time, decay) if places is not None else 0.0
+        if self._country_known(loc, country, time):
+            if city and not self._known(places, f"{country}|{city}", time) and n_public >= 1.0:
+                known = len(places)
                 p_new = (known + 0.5) / (n_public + known + 0.5)
                 return (
                     0.25 * surprise(p_new),
-                    f"first access from {city}, {country}; cities seen before: "
-                    + _listing(cities, n_public),
+                    f"first access from {city}, {country}; places seen before: "
+                    + _places(places, n_public),
                     False,
                 )
             return (0.0, "", False)
@@ -230,11 +239,11 @@ class Location:
                 f"from private networks ({_listing(loc.networks, n_all)})",
                 False,
             )
-        known = len(countries)
-        p_new = (known + 0.5) / (n_public + known + 0.5)
+        countries = {key.split("|", 1)[0] for key in places.counts}
+        p_new = (len(countries) + 0.5) / (n_public + len(countries) + 0.5)
         return (
             0.85 * surprise(p_new, decades=2.5),
-            f"first access from {country} for {who}; seen before: " + _listing(countries, n_public),
+            f"first access from {country} for {who}; seen before: " + _places(places, n_public),
             False,
         )
 
@@ -269,7 +278,7 @@ class Location:
             score = 0.9  # a credential left the private network it lives on: theft's shape
         elif geo.is_public:
             # Public to public: mobile clients hop networks; a new country is the stronger sign.
-            score = 0.4 if self._known(loc.countries, geo.country, e.time) else 0.85
+            score = 0.4 if self._country_known(loc, geo.country, e.time) else 0.85
         else:
             score = 0.5
         return (
@@ -289,6 +298,16 @@ def _listing(counter: DecayingCounter, total: float) -> str:
     shown = ", ".join(f"{key} {share * total:,.0f}" for key, share in counter.most_common(3))
     more = len(counter) - 3
     return shown + (f" and {more} more" if more > 0 else "") if shown else "nothing"
+
+
+def _places(places: DecayingCounter, total: float) -> str:
+    """ "Berlin, DE 230, New York, US 12" from "CC|City" keys."""
+    shown = []
+    for key, share in places.most_common(3):
+        country, city = key.split("|", 1)
+        shown.append(f"{city + ', ' if city else ''}{country} {share * total:,.0f}")
+    more = len(places) - 3
+    return ", ".join(shown) + (f" and {more} more" if more > 0 else "")
 
 
 def _haversine_km(lat0: float, lon0: float, lat1: float, lon1: float) -> float:

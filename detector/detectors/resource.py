@@ -11,7 +11,7 @@ from typing import ClassVar
 
 from detector.detectors.base import Finding, combine, surprise
 from detector.event import EnrichedEvent, ServiceInfo
-from detector.state import Decay, DecayingCounter, IdentityState
+from detector.state import IdentityState
 
 __all__ = ["Resource", "normalise_path"]
 
@@ -53,16 +53,15 @@ def normalise_path(path: str) -> tuple[str, str, str]:
 
 
 class ResourceState:
-    """Which secrets and folders an identity has touched (two Bloom filter generations,
-    so old knowledge fades), its mounts, and how often it touches something new."""
+    """Which secrets, folders and mounts an identity has touched (two Bloom filter
+    generations, so old knowledge fades) and how often it touches something new."""
 
-    __slots__ = ("current", "previous", "added", "mounts", "novelty")
+    __slots__ = ("current", "previous", "added", "novelty")
 
     def __init__(self) -> None:
         self.current = bytearray(_BLOOM_BYTES)
         self.previous: bytearray | None = None
         self.added = 0
-        self.mounts = DecayingCounter()
         self.novelty = 0.0  # running share of events that touched a new secret
 
     def seen(self, key: str) -> bool:
@@ -108,8 +107,6 @@ class Resource:
 
     Parameters
     ----------
-    half_life
-        Seconds after which a mount observation counts half.
     capacity
         Secrets and folders per Bloom filter generation (about 1% false "seen" when full).
     memory
@@ -119,18 +116,12 @@ class Resource:
     observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "resource"
 
-    def __init__(
-        self, half_life: float = 30 * 86400.0, capacity: int = 200, memory: int = 500
-    ) -> None:
-        self.half_life = half_life
+    def __init__(self, capacity: int = 200, memory: int = 500) -> None:
         self.capacity = capacity
         self.memory = memory
-        self._decay = Decay(half_life)
 
     def __repr__(self) -> str:
-        return (
-            f"Resource(half_life={self.half_life}, capacity={self.capacity}, memory={self.memory})"
-        )
+        return f"Resource(capacity={self.capacity}, memory={self.memory})"
 
     @classmethod
     def _unit_test_params(cls):
@@ -175,12 +166,11 @@ class Resource:
             res = state.resource = ResourceState()
         new = False
         for resource in e.all_resources:
-            secret, folder, mount = normalise_path(resource)
-            mount = e.mount.rstrip("/") if e.mount else mount
+            secret, folder, mount = _keys(resource, e.mount)
             new = new or not res.seen(secret)
             res.add(secret, self.capacity)
-            res.add("/" + folder, self.capacity)
-            res.mounts.add(mount, e.time, self._decay, 8)
+            res.add(folder, self.capacity)
+            res.add(mount, self.capacity)
         rate = 1.0 / min(state.learned + 1, self.memory)
         res.novelty += rate * (float(new) - res.novelty)
 
@@ -200,32 +190,37 @@ class Resource:
         e = event.event
         fresh = []
         for resource in e.all_resources:
-            secret, folder, mount = normalise_path(resource)
-            mount = e.mount.rstrip("/") if e.mount else mount
+            secret, folder, mount = _keys(resource, e.mount)
             if res.seen(secret):
                 continue
-            if mount not in res.mounts:
-                fresh.append((0.8, "mount", resource))
-            elif not res.seen("/" + folder):
-                fresh.append((0.55, "folder", resource))
+            if not res.seen(mount):
+                fresh.append((0.8, "in a mount it never used", resource))
+            elif not res.seen(folder):
+                fresh.append((0.55, "in a folder it never touched", resource))
             else:
-                fresh.append((0.3, "secret", resource))
+                fresh.append((0.3, "a new secret in a folder it knows", resource))
         if not fresh:
             return (0.0, "", False)
         base, kind, resource = max(fresh)
         known = min(state.learned, self.memory)
         p_new = (res.novelty * known + 0.5) / (known + 1.0)
         score = base * sensitivity * surprise(p_new, decades=2.0)
-        mounts = ", ".join(f"{m} {share:.0%}" for m, share in res.mounts.most_common(3))
         more = f" (and {len(fresh) - 1} more new)" if len(fresh) > 1 else ""
         return (
             score,
-            f"first {e.action} of {resource} ({level}, new {kind}) by "
+            f"first {e.action} of {resource} ({level}; {kind}) by "
             f"{event.display_identity}{more}; it touches something new in {p_new:.1%} of "
-            f"events; its mounts: {mounts or 'none yet'}",
+            "its requests",
             False,
             True,
         )
+
+
+@lru_cache(maxsize=65536)
+def _keys(resource: str, mount: str | None) -> tuple[str, str, str]:
+    """Bloom filter keys of a resource's secret, folder and mount (distinct namespaces)."""
+    secret, folder, first = normalise_path(resource)
+    return secret, "/" + folder, "@" + (mount.rstrip("/") if mount else first)
 
 
 @lru_cache(maxsize=65536)

@@ -68,7 +68,7 @@ def test_first_access_from_new_country_scores_high():
     finding = score(model, alice(end + 2 * DAY, SAO_PAULO))
     assert finding is not None and finding.score >= 0.6
     assert "first access from BR for alice" in finding.reason
-    assert "seen before: DE" in finding.reason
+    assert "seen before: Berlin, DE" in finding.reason
     assert finding.instant == 0.0, "novelty is judged against history"
 
 
@@ -84,7 +84,7 @@ def test_new_city_in_a_known_country_scores_less_than_a_new_country():
     assert munich is not None and brazil is not None
     assert munich.score < brazil.score
     assert "first access from Munich, DE" in munich.reason
-    assert "cities seen before: Berlin" in munich.reason
+    assert "places seen before: Berlin" in munich.reason
 
 
 def test_impossible_travel_is_reported_with_speed():

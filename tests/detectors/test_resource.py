@@ -58,17 +58,18 @@ def test_new_mount_weighs_more_than_new_secret_in_known_folder():
     new_mount = score(model, read(t, "kv/data/app/x"))
     assert new_secret is not None and new_folder is not None and new_mount is not None
     assert new_secret.score < new_folder.score < new_mount.score
-    assert "(medium, new secret)" in new_secret.reason
-    assert "(medium, new folder)" in new_folder.reason
-    assert "(medium, new mount)" in new_mount.reason
+    assert "(medium; a new secret in a folder it knows)" in new_secret.reason
+    assert "(medium; in a folder it never touched)" in new_folder.reason
+    assert "(medium; in a mount it never used)" in new_mount.reason
 
 
-def test_reason_names_the_new_resource_and_what_the_identity_uses():
+def test_reason_names_the_new_resource_and_how_often_the_identity_meets_new_ones():
     model, t = steady_service()
     finding = score(model, read(t, "kv/data/app/x"))
     assert finding.reason.startswith("first read of kv/data/app/x")
     assert "by svc" in finding.reason
-    assert "its mounts: secret 100%" in finding.reason
+    assert "in a mount it never used" in finding.reason
+    assert "it touches something new in" in finding.reason
     assert finding.instant == 0.0
 
 
@@ -78,7 +79,7 @@ def test_sensitive_secret_weighs_more():
     assert scores == sorted(scores) and scores[0] < scores[-1]
     critical = score(model, read(t, "kv/data/app/x", CRITICAL))
     assert critical.score > scores[-1]
-    assert "(critical, new mount)" in critical.reason
+    assert "(critical; in a mount it never used)" in critical.reason
 
 
 def test_first_read_by_a_steady_service_scores_high():
@@ -140,7 +141,7 @@ def test_new_mount_in_a_batch_is_found():
     batch = read(t, APP_SECRETS[0], resources=(APP_SECRETS[0], "kv/data/x/y", "kv/data/x/z"))
     finding = score(model, batch)
     assert finding is not None
-    assert "(medium, new mount)" in finding.reason
+    assert "(medium; in a mount it never used)" in finding.reason
     assert "and 1 more new" in finding.reason
 
 
