@@ -112,10 +112,16 @@ class Multivariate:
 
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
         # Features are taken now, before any detector learns from this event, and reused
-        # by learn_one: the model must learn what it would have scored.
+        # by learn_one: the model must learn what it would have scored. A familiar event
+        # the trees will not learn from needs no features at all.
+        event_id = event.event.event_id
+        sampled = zlib.crc32(event_id.encode()) % 1000 < self.learn_share * 1000
+        if not sampled and familiar_event(event, state):
+            self._scored = (event_id, None, None)
+            return None
         x = features(event, state)
         if self.learned < self.warm_up or familiar(x):
-            self._scored = (event.event.event_id, x, None)
+            self._scored = (event_id, x, None)
             return None
         raw = self.model.score_one(x)
         self._scored = (event.event.event_id, x, raw)
@@ -134,12 +140,14 @@ class Multivariate:
 
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None:
         scored = self._scored
-        if scored is not None and scored[0] == event.event.event_id:
+        event_id = event.event.event_id
+        if scored is not None and scored[0] == event_id:
             _, x, raw = scored
         else:
             x, raw = features(event, state), None
-        if self.learned >= self.warm_up // 2:
-            if raw is None and not familiar(x):
+        self.learned += 1
+        if self.learned > self.warm_up // 2:
+            if raw is None and x is not None and not familiar(x):
                 raw = self.model.score_one(x)  # calibrating before scoring starts
             # Familiar events are not scored: they rank below every unfamiliar one.
             self.histogram[0 if raw is None else min(int(raw * _BINS), _BINS - 1)] += 1.0
@@ -147,8 +155,7 @@ class Multivariate:
             if self.histogram_total > 1e6:
                 self.histogram *= 0.5
                 self.histogram_total *= 0.5
-        self.learned += 1
-        if zlib.crc32(event.event.event_id.encode()) % 1000 < self.learn_share * 1000:
+        if x is not None and zlib.crc32(event_id.encode()) % 1000 < self.learn_share * 1000:
             self.model.learn_one(x)
             # The population's means, for explanations (a sample is plenty).
             rate = 1.0 / min(self.learned, 10_000)
@@ -186,6 +193,27 @@ def familiar(x: dict[str, float]) -> bool:
         and x["hour_rarity"] < 0.1
         and x["denied"] == 0.0
         and x["burst"] < 0.5
+    )
+
+
+def familiar_event(event: EnrichedEvent, state: IdentityState) -> bool:
+    """:func:`familiar` of the event's features, without computing them all (cheap checks
+    first): the common case must cost next to nothing."""
+    e = event.event
+    if e.outcome == DENIED:
+        return False
+    profile, loc, res, vol = state.time, state.location, state.resource, state.volume
+    if res is None or loc is None or not res.seen(normalise_path(e.resource)[0]):
+        return False
+    geo = event.geo
+    if geo is None or geo.network is None or loc.networks.share(geo.network) < 0.2:
+        return False
+    if profile is not None and profile.scores and profile.scores[hour_of_week(e.time)] >= 25.5:
+        return False
+    return not (
+        vol is not None
+        and vol.windows
+        and vol.requests / (vol.requests + vol.moments[0] + 1.0) >= 0.5
     )
 
 

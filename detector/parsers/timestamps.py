@@ -22,6 +22,10 @@ def _minute_epoch(prefix: str) -> float:
     return datetime.fromisoformat(prefix + ":00+00:00").timestamp()
 
 
+# The minute of the last record and its epoch: consecutive records share their minute.
+_last: tuple[str, float] = ("", 0.0)
+
+
 def parse_timestamp(value: object) -> float:
     """Seconds since the epoch for a UTC timestamp such as ``2026-11-28T03:12:58.2026Z``.
 
@@ -31,28 +35,34 @@ def parse_timestamp(value: object) -> float:
     >>> parse_timestamp("2026-11-28T03:12:58.5Z")
     1795835578.5
     """
+    global _last
     if not isinstance(value, str) or len(value) < 19:
         raise ParseError("bad timestamp", repr(value)[:64])
     if (
-        value.endswith("Z")
+        value[-1] == "Z"
         and value[10] in "T "
         and value[13] == value[16] == ":"
         and value[17] in "012345"  # seconds 60-99 are not a time: let fromisoformat refuse
         and value[18].isdigit()
         and (len(value) == 20 or (value[19] == "." and value[20:-1].isdigit()))
     ):
-        try:
-            epoch = _minute_epoch(value[:10] + "T" + value[11:16]) + float(value[17:-1])
-        except ValueError:
-            raise ParseError("bad timestamp", value[:64]) from None
-    else:
-        try:
-            parsed = datetime.fromisoformat(value)
-        except ValueError:
-            raise ParseError("bad timestamp", value[:64]) from None
-        if parsed.tzinfo is None:
-            parsed = parsed.replace(tzinfo=UTC)
-        epoch = parsed.timestamp()
+        minute, base = _last
+        if value[:16] != minute:
+            try:
+                base = _minute_epoch(value[:10] + "T" + value[11:16])
+            except ValueError:
+                raise ParseError("bad timestamp", value[:64]) from None
+            if not _EARLIEST <= base < _LATEST:
+                raise ParseError("timestamp out of range", value[:64])
+            _last = (value[:16], base)
+        return base + float(value[17:-1])
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        raise ParseError("bad timestamp", value[:64]) from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=UTC)
+    epoch = parsed.timestamp()
     if not _EARLIEST <= epoch < _LATEST:
         raise ParseError("timestamp out of range", value[:64])
     return epoch

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
+from functools import lru_cache
 
 import orjson
 
@@ -72,7 +73,8 @@ class VaultAuditParser(ParserOutputs):
         self.pair_timeout = pair_timeout
         self.max_pending = max_pending
         self.max_known_tokens = max_known_tokens
-        self._pending: OrderedDict[str, tuple[float, dict]] = OrderedDict()
+        # Requests waiting for their response, oldest first (dicts keep insertion order).
+        self._pending: dict[str, tuple[float, dict | bytes]] = {}
         self._tokens = _Bounded(max_known_tokens)  # token hash -> (accessor, identity, name)
         self._clock = 0.0
         self._hashed_reported = False
@@ -138,7 +140,7 @@ class VaultAuditParser(ParserOutputs):
         self._pending[key] = (time, entry)
         released: list[AccessEvent] = []
         while len(self._pending) > self.max_pending:
-            held_time, held = self._pending.popitem(last=False)[1]
+            held_time, held = self._pending.pop(next(iter(self._pending)))
             self._release(held, held_time, released)
         return released
 
@@ -239,7 +241,7 @@ class VaultAuditParser(ParserOutputs):
             mount=_text(request.get("mount_point")) or None,
             namespace=namespace,
             error=error[:200] if error else None,
-            auth_method=_auth_method(path, action, name, request),
+            auth_method=_auth_method(path, action, name, _text(request.get("mount_type"))),
             policies=_strings(auth.get("policies")),
             token_type=_text(auth.get("token_type")) or None,
             token_ttl=_int(auth.get("token_ttl")),
@@ -308,6 +310,7 @@ def _token_hash(value: object) -> str | None:
     return "sha256:" + hashlib.sha256(value.encode()).hexdigest()
 
 
+@lru_cache(maxsize=65536)
 def _action(path: str, operation: str) -> str:
     if path.startswith("auth/"):
         if path.startswith("auth/token/"):
@@ -353,9 +356,10 @@ def _outcome(error: str | None, auth: dict) -> str:
     return ERROR
 
 
-def _auth_method(path: str, action: str, display_name: str, request: dict) -> str | None:
+@lru_cache(maxsize=65536)
+def _auth_method(path: str, action: str, display_name: str, mount_type: object) -> str | None:
     if action == "login":
-        return _text(request.get("mount_type")) or path.split("/")[1]
+        return _text(mount_type) or path.split("/")[1]
     if display_name:
         return display_name.split("-", 1)[0]
     return None
