@@ -147,6 +147,10 @@ class Scorer:
         self.escalation = escalation
 
     def assess(self, findings: list[Finding], state: IdentityState, time: float) -> Assessment:
+        if not findings:  # most events: nothing to weigh
+            if self.budget is not None:
+                self.budget.observe(0.0, time)
+            return Assessment(risk=0.0, decision=None)
         learning = self.learning
         maturity = state.maturity(learning.min_events, learning.min_age)
         damping = learning.damping + (1.0 - learning.damping) * maturity
