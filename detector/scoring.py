@@ -147,7 +147,7 @@ class Scorer:
         self.escalation = escalation
 
     def assess(self, findings: list[Finding], state: IdentityState, time: float) -> Assessment:
-        if not findings:  # most events: nothing to weigh
+        if not findings and self.alert > 0.0:  # most events: nothing to weigh
             if self.budget is not None:
                 self.budget.observe(0.0, time)
             return Assessment(risk=0.0, decision=None)
