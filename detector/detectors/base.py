@@ -25,7 +25,7 @@ class Finding:
     """What one detector found about one event.
 
     ``score`` is how surprising the event is in [0, 1]; ``reason`` is one sentence for the
-    analyst ("first access from BR; seen before: US 4,812, DE 12"). ``instant`` is the part
+    analyst ("first access from BR, seen before: US 4,812, DE 12"). ``instant`` is the part
     of the score that needs no history (root token use, a credential replayed from two
     networks): the rest compares the event with the identity's learned baseline, so the
     scorer damps it while the identity is in its learning period.

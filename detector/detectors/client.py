@@ -113,7 +113,7 @@ class Client:
                 Signal(
                     0.6 * surprise(p_new, decades=2.5),
                     f"first use of client {family!r} by {event.display_identity} "
-                    f"({p_new:.1%} of its requests come with a new client); its clients: "
+                    f"({p_new:.1%} of its requests come with a new client), its clients: "
                     f"{usual or 'none yet'}",
                 )
             ],

@@ -158,7 +158,7 @@ class Lifecycle:
             parts.append(
                 (
                     min(0.85, 0.4 + 0.25 * excess),
-                    f"token TTL {_hours(ttl)}; tokens {who} created before lived at most "
+                    f"token TTL {_hours(ttl)}, while tokens {who} created before lived at most "
                     f"{_hours(life.longest_ttl)}",
                     False,
                     True,

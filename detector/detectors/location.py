@@ -197,8 +197,9 @@ class Location:
         n = loc.networks.effective_total(time, self._decay)
         return (
             0.45 * surprise(p_new),
-            f"first use from network {network} ({place}); {p_new:.1%} of its events come from "
-            f"a new network; seen before: " + _listing(loc.networks, n),
+            f"first use from network {network} ({place}), seen before: "
+            + _listing(loc.networks, n)
+            + f" ({p_new:.1%} of its requests come from a new network)",
             False,
         )
 
@@ -225,7 +226,7 @@ class Location:
                 p_new = (known + 0.5) / (n_public + known + 0.5)
                 return (
                     0.25 * surprise(p_new),
-                    f"first access from {city}, {country}; places seen before: "
+                    f"first access from {city}, {country}, places seen before: "
                     + _places(places, n_public),
                     False,
                 )
@@ -235,7 +236,7 @@ class Location:
             p_new = 1.5 / (n_all + 1.5)
             return (
                 0.85 * surprise(p_new, decades=2.5),
-                f"first access from a public address ({country}) for {who}; until now only "
+                f"first access from a public address ({country}) for {who}, until now only "
                 f"from private networks ({_listing(loc.networks, n_all)})",
                 False,
             )
@@ -243,7 +244,7 @@ class Location:
         p_new = (len(countries) + 0.5) / (n_public + len(countries) + 0.5)
         return (
             0.85 * surprise(p_new, decades=2.5),
-            f"first access from {country} for {who}; seen before: " + _places(places, n_public),
+            f"first access from {country} for {who}, seen before: " + _places(places, n_public),
             False,
         )
 

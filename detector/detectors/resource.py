@@ -208,8 +208,8 @@ class Resource:
         more = f" (and {len(fresh) - 1} more new)" if len(fresh) > 1 else ""
         return (
             score,
-            f"first {e.action} of {resource} ({level}; {kind}) by "
-            f"{event.display_identity}{more}; it touches something new in {p_new:.1%} of "
+            f"first {e.action} of {resource} ({level}, {kind}) by "
+            f"{event.display_identity}{more}, who touches something new in {p_new:.1%} of "
             "its requests",
             False,
             True,

@@ -198,7 +198,7 @@ class TimeOfWeek:
         when = f"{_DAYS[hour // 24]} {hour % 24:02d}:00 UTC"
         return (
             f"active {when}, unusual for {event.display_identity}: {share:.1%} of its "
-            f"~{math.floor(n):,} recent events were in this hour of the week; usually active "
+            f"~{math.floor(n):,} recent events were in this hour of the week, usually active "
             f"{_describe_hours(profile.usual)}"
         )
 

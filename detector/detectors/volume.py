@@ -151,8 +151,8 @@ class Volume:
                     parts.append(
                         (
                             tail_score(tail) * beyond,
-                            f"{count} {label} in {minutes:.0f} min; {usual} ~{mean:.1f}, "
-                            f"busiest before {peak:.0f}",
+                            f"{count} {label} in {minutes:.0f} min ({usual} ~{mean:.1f}, "
+                            f"busiest before {peak:.0f})",
                             False,
                         )
                     )
@@ -163,8 +163,8 @@ class Volume:
                 parts.append(
                     (
                         tail_score(tail),
-                        f"{denied} permission-denied responses in {minutes:.0f} min; "
-                        f"usual ~{mean:.1f}",
+                        f"{denied} permission-denied responses in {minutes:.0f} min "
+                        f"(usual ~{mean:.1f})",
                         True,
                     )
                 )

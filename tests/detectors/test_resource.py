@@ -58,9 +58,9 @@ def test_new_mount_weighs_more_than_new_secret_in_known_folder():
     new_mount = score(model, read(t, "kv/data/app/x"))
     assert new_secret is not None and new_folder is not None and new_mount is not None
     assert new_secret.score < new_folder.score < new_mount.score
-    assert "(medium; a new secret in a folder it knows)" in new_secret.reason
-    assert "(medium; in a folder it never touched)" in new_folder.reason
-    assert "(medium; in a mount it never used)" in new_mount.reason
+    assert "(medium, a new secret in a folder it knows)" in new_secret.reason
+    assert "(medium, in a folder it never touched)" in new_folder.reason
+    assert "(medium, in a mount it never used)" in new_mount.reason
 
 
 def test_reason_names_the_new_resource_and_how_often_the_identity_meets_new_ones():
@@ -69,7 +69,7 @@ def test_reason_names_the_new_resource_and_how_often_the_identity_meets_new_ones
     assert finding.reason.startswith("first read of kv/data/app/x")
     assert "by svc" in finding.reason
     assert "in a mount it never used" in finding.reason
-    assert "it touches something new in" in finding.reason
+    assert "who touches something new in" in finding.reason
     assert finding.instant == 0.0
 
 
@@ -79,7 +79,7 @@ def test_sensitive_secret_weighs_more():
     assert scores == sorted(scores) and scores[0] < scores[-1]
     critical = score(model, read(t, "kv/data/app/x", CRITICAL))
     assert critical.score > scores[-1]
-    assert "(critical; in a mount it never used)" in critical.reason
+    assert "(critical, in a mount it never used)" in critical.reason
 
 
 def test_first_read_by_a_steady_service_scores_high():
@@ -105,7 +105,7 @@ def test_identity_that_often_reads_new_paths_scores_lower():
         for_admin = score(admin, read(t, path, identity="admin"))
         for_service = score(model, read(t, path))
         assert for_admin.score < for_service.score / 4, path
-    assert "it touches something new in" in for_admin.reason
+    assert "who touches something new in" in for_admin.reason
 
 
 def test_read_outside_service_namespace_needs_no_history():
@@ -141,7 +141,7 @@ def test_new_mount_in_a_batch_is_found():
     batch = read(t, APP_SECRETS[0], resources=(APP_SECRETS[0], "kv/data/x/y", "kv/data/x/z"))
     finding = score(model, batch)
     assert finding is not None
-    assert "(medium; in a mount it never used)" in finding.reason
+    assert "(medium, in a mount it never used)" in finding.reason
     assert "and 1 more new" in finding.reason
 
 
