@@ -77,10 +77,14 @@ def main() -> None:
         )
         pipeline = pipelines[-1]
         states = list(pipeline.model.store)
-        per_identity = deep_size(states) / max(len(states), 1)
+        count = max(len(states), 1)
+        per_identity = deep_size(states) / count
+        # GeoInfo and ServiceInfo objects are shared with the enrichers' bounded caches.
+        own = deep_size(states, shared=pipeline.enrichers) / count
         print(
             f"state             : {len(states):,} identities, {per_identity:,.0f} bytes each "
-            f"({deep_size([pipeline.model.detectors]) / 1e6:.1f} MB of population models)"
+            f"({own:,.0f} not counting what the enricher caches hold; "
+            f"{deep_size([pipeline.model.detectors]) / 1e6:.1f} MB of population models)"
         )
         print(
             f"scored            : {pipeline.scored:,} events, "
