@@ -10,6 +10,7 @@ credential), is updated in :meth:`Detector.observe_one`.
 
 from __future__ import annotations
 
+import inspect
 import math
 from dataclasses import dataclass, field
 from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
@@ -17,7 +18,7 @@ from typing import Any, ClassVar, NamedTuple, Protocol, runtime_checkable
 from detector.event import EnrichedEvent
 from detector.state import IdentityState
 
-__all__ = ["Detector", "Finding", "Signal", "combine", "surprise", "tail_score"]
+__all__ = ["Detector", "DetectorBase", "Finding", "Signal", "combine", "surprise", "tail_score"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +56,27 @@ class Detector(Protocol):
     def learn_one(self, event: EnrichedEvent, state: IdentityState) -> None: ...
 
     def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None: ...
+
+
+class DetectorBase:
+    """What every detector shares, as in River: each constructor argument is stored under
+    its own name, so the repr shows the parameters and :meth:`clone` makes a fresh twin."""
+
+    observes: ClassVar[bool] = False  # True where observe_one keeps short-term context
+
+    def _params(self) -> dict[str, Any]:
+        return {name: getattr(self, name) for name in inspect.signature(type(self)).parameters}
+
+    def __repr__(self) -> str:
+        params = ", ".join(f"{name}={value!r}" for name, value in self._params().items())
+        return f"{type(self).__name__}({params})"
+
+    def clone(self) -> DetectorBase:
+        """The same detector, with nothing learned."""
+        return type(self)(**self._params())
+
+    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
+        """No short-term context (the model does not even call this unless ``observes``)."""
 
 
 def surprise(probability: float, decades: float = 3.0) -> float:

@@ -7,7 +7,7 @@ import re
 from functools import lru_cache
 from typing import ClassVar
 
-from detector.detectors.base import Finding, Signal, combine, surprise
+from detector.detectors.base import DetectorBase, Finding, Signal, combine, surprise
 from detector.event import EnrichedEvent
 from detector.state import Decay, DecayingCounter, IdentityState
 
@@ -50,7 +50,7 @@ class ClientState:
         self.novelty = 0.0  # running share of learned events made with a new family
 
 
-class Client:
+class Client(DetectorBase):
     """A client software family new to the identity.
 
     Like networks, novelty is weighed by how often the identity turns up with a new
@@ -69,7 +69,6 @@ class Client:
         Events the running rate of new clients effectively averages over.
     """
 
-    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "client"
 
     def __init__(
@@ -84,12 +83,6 @@ class Client:
         self.max_clients = max_clients
         self.memory = memory
         self._decay = Decay(half_life)
-
-    def __repr__(self) -> str:
-        return (
-            f"Client(half_life={self.half_life}, established={self.established}, "
-            f"max_clients={self.max_clients}, memory={self.memory})"
-        )
 
     @classmethod
     def _unit_test_params(cls):
@@ -135,6 +128,3 @@ class Client:
 
     def _known(self, clients: ClientState, family: str, time: float) -> bool:
         return clients.families.effective(family, time, self._decay) >= self.established
-
-    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        """Clients have no short-term context."""

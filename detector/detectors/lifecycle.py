@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from detector.detectors.base import Finding, Signal, combine
+from detector.detectors.base import DetectorBase, Finding, Signal, combine
 from detector.event import EnrichedEvent
 from detector.state import IdentityState
 
@@ -26,7 +26,7 @@ class LifecycleState:
         self.longest_ttl = 0
 
 
-class Lifecycle:
+class Lifecycle(DetectorBase):
     """The signs of a credential being minted, kept or used in ways that outlive a theft.
 
     Root tokens are for emergencies; an orphan token survives the revocation of its
@@ -45,7 +45,6 @@ class Lifecycle:
         Learned events before "first token it ever minted" counts.
     """
 
-    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "lifecycle"
 
     def __init__(
@@ -54,12 +53,6 @@ class Lifecycle:
         self.long_ttl = long_ttl
         self.ttl_factor = ttl_factor
         self.min_history = min_history
-
-    def __repr__(self) -> str:
-        return (
-            f"Lifecycle(long_ttl={self.long_ttl}, ttl_factor={self.ttl_factor}, "
-            f"min_history={self.min_history})"
-        )
 
     @classmethod
     def _unit_test_params(cls):
@@ -95,9 +88,6 @@ class Lifecycle:
         life.created += 1
         life.orphans += e.new_credential_orphan
         life.longest_ttl = max(life.longest_ttl, e.new_credential_ttl or 0)
-
-    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        """The lifecycle has no short-term context."""
 
     # -- internals -----------------------------------------------------------------------
 

@@ -7,7 +7,7 @@ import math
 import zlib
 from typing import ClassVar
 
-from detector.detectors.base import Finding, combine, surprise
+from detector.detectors.base import DetectorBase, Finding, combine, surprise
 from detector.event import EnrichedEvent, GeoInfo
 from detector.state import Decay, DecayingCounter, IdentityState
 
@@ -36,7 +36,7 @@ class LocationState:
         self.credentials: dict[int, tuple[str, float, bool]] = {}
 
 
-class Location:
+class Location(DetectorBase):
     """First-seen country / network / city, impossible travel and credential replay.
 
     A place is *established* for an identity once it has been seen in at least
@@ -84,14 +84,6 @@ class Location:
         self.established = established
         self.memory = memory
         self._decay = Decay(half_life)
-
-    def __repr__(self) -> str:
-        return (
-            f"Location(half_life={self.half_life}, max_speed_kmh={self.max_speed_kmh}, "
-            f"min_travel_km={self.min_travel_km}, replay_window={self.replay_window}, "
-            f"max_places={self.max_places}, established={self.established}, "
-            f"memory={self.memory})"
-        )
 
     @classmethod
     def _unit_test_params(cls):

@@ -16,7 +16,7 @@ from typing import ClassVar
 import numpy as np
 from river.anomaly import HalfSpaceTrees
 
-from detector.detectors.base import Finding, tail_score
+from detector.detectors.base import DetectorBase, Finding, tail_score
 from detector.detectors.resource import normalise_path
 from detector.detectors.time_of_week import hour_of_week
 from detector.event import DENIED, EnrichedEvent
@@ -40,7 +40,7 @@ _ACTION_LEVEL = {"read": 0.1, "list": 0.3, "write": 0.5, "delete": 0.7, "admin":
 _BINS = 200
 
 
-class Multivariate:
+class Multivariate(DetectorBase):
     """River's HalfSpaceTrees over a feature vector in [0, 1], calibrated by rank.
 
     The raw tree score is turned into a tail probability with a histogram of the scores
@@ -62,7 +62,6 @@ class Multivariate:
         Seed of the random trees.
     """
 
-    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "multivariate"
 
     def __init__(
@@ -95,13 +94,6 @@ class Multivariate:
         state = self.__dict__.copy()
         state["_scored"] = None
         return state
-
-    def __repr__(self) -> str:
-        return (
-            f"Multivariate(n_trees={self.n_trees}, height={self.height}, "
-            f"window_size={self.window_size}, warm_up={self.warm_up}, "
-            f"learn_share={self.learn_share}, seed={self.seed})"
-        )
 
     @classmethod
     def _unit_test_params(cls):
@@ -162,9 +154,6 @@ class Multivariate:
             means = self.means
             for key, value in x.items():
                 means[key] += rate * (value - means[key])
-
-    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        """The model has no short-term context."""
 
     def _explain(self, x: dict[str, float]) -> str:
         deviations = sorted(

@@ -9,7 +9,7 @@ from fnmatch import fnmatchcase
 from functools import lru_cache
 from typing import ClassVar
 
-from detector.detectors.base import Finding, combine, surprise
+from detector.detectors.base import DetectorBase, Finding, combine, surprise
 from detector.event import EnrichedEvent, ServiceInfo
 from detector.state import IdentityState
 
@@ -96,7 +96,7 @@ def _has(bloom: bytearray, bits: tuple[int, int, int]) -> bool:
     )
 
 
-class Resource:
+class Resource(DetectorBase):
     """A secret, folder or mount new to the identity; access outside its namespaces.
 
     A new mount weighs more than a new folder, which weighs more than a new secret in a
@@ -113,15 +113,11 @@ class Resource:
         Events the running novelty rate effectively averages over.
     """
 
-    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "resource"
 
     def __init__(self, capacity: int = 200, memory: int = 500) -> None:
         self.capacity = capacity
         self.memory = memory
-
-    def __repr__(self) -> str:
-        return f"Resource(capacity={self.capacity}, memory={self.memory})"
 
     @classmethod
     def _unit_test_params(cls):
@@ -173,9 +169,6 @@ class Resource:
             res.add(mount, self.capacity)
         rate = 1.0 / min(state.learned + 1, self.memory)
         res.novelty += rate * (float(new) - res.novelty)
-
-    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        """Resources have no short-term context."""
 
     # -- internals -----------------------------------------------------------------------
 

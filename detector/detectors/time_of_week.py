@@ -8,7 +8,7 @@ from typing import ClassVar
 
 import numpy as np
 
-from detector.detectors.base import Finding
+from detector.detectors.base import DetectorBase, Finding
 from detector.event import EnrichedEvent
 from detector.state import Decay, IdentityState
 
@@ -54,7 +54,7 @@ class TimeProfile:
         self.usual = -1
 
 
-class TimeOfWeek:
+class TimeOfWeek(DetectorBase):
     """Hour-of-week profile per identity, smoothed, with a population prior.
 
     The probability of each hour mixes the identity's own histogram (with neighbouring
@@ -78,7 +78,6 @@ class TimeOfWeek:
         Relative growth of the profile that triggers recomputing the hour scores.
     """
 
-    observes: ClassVar[bool] = False  # no short-term context: observe_one does nothing
     name: ClassVar[str] = "time"
 
     def __init__(
@@ -94,12 +93,6 @@ class TimeOfWeek:
         self.refresh = refresh
         self._decay = Decay(half_life)
         self.population = np.ones(HOURS, dtype=np.float64)
-
-    def __repr__(self) -> str:
-        return (
-            f"TimeOfWeek(half_life={self.half_life}, prior_strength={self.prior_strength}, "
-            f"significance={self.significance}, refresh={self.refresh})"
-        )
 
     @classmethod
     def _unit_test_params(cls):
@@ -145,9 +138,6 @@ class TimeOfWeek:
         if learned >= max(profile.scored_at + 16, profile.scored_at * (1.0 + self.refresh)):
             profile.scores, profile.usual = self._hour_scores(profile, time, state.first_seen)
             profile.scored_at = learned
-
-    def observe_one(self, event: EnrichedEvent, state: IdentityState) -> None:
-        """Time has no short-term context."""
 
     # -- internals -----------------------------------------------------------------------
 

@@ -9,7 +9,7 @@ from typing import ClassVar
 
 from scipy.special import betainc, pdtrc
 
-from detector.detectors.base import Finding, combine, tail_score
+from detector.detectors.base import DetectorBase, Finding, combine, tail_score
 from detector.event import DENIED, EnrichedEvent
 from detector.state import IdentityState
 
@@ -55,7 +55,7 @@ class VolumeState:
         self.hourly = array("f", bytes(48 * 4))
 
 
-class Volume:
+class Volume(DetectorBase):
     """Request rate, distinct secrets, list and permission-denied bursts per window.
 
     Counts in the current window (tumbling, ``window`` seconds, per identity) are compared
@@ -91,12 +91,6 @@ class Volume:
         self.memory = memory
         self.prior_requests = prior_requests
         self.prior_denied = prior_denied
-
-    def __repr__(self) -> str:
-        return (
-            f"Volume(window={self.window}, memory={self.memory}, "
-            f"prior_requests={self.prior_requests}, prior_denied={self.prior_denied})"
-        )
 
     @classmethod
     def _unit_test_params(cls):
