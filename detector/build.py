@@ -15,8 +15,9 @@ from detector.enrichers import (
 from detector.errors import ConfigError
 from detector.parsers import CloudTrailParser, VaultAuditParser
 from detector.pipeline import DeadLetterSink, Pipeline
+from detector.sinks import Sink
 
-__all__ = ["build_pipeline", "load_pipeline"]
+__all__ = ["build_pipeline", "build_sinks", "load_pipeline"]
 
 
 def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = None) -> Pipeline:
@@ -79,3 +80,11 @@ def load_pipeline(
     """Read a pipeline file and build its pipeline (``ConfigError`` on any fault)."""
     config = load_pipeline_file(path)
     return config, build_pipeline(config, deadletters)
+
+
+def build_sinks(config: PipelineFile, out_dir: Path) -> list[Sink]:
+    """The outputs beyond alerts.jsonl that the pipeline file turns on (store, responder)."""
+    from detector import actions, store
+
+    sinks = [store.build_sink(config, out_dir), actions.build_sink(config, out_dir)]
+    return [sink for sink in sinks if sink is not None]

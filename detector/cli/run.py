@@ -9,7 +9,7 @@ import click
 from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
-from detector.build import load_pipeline
+from detector.build import build_sinks, load_pipeline
 from detector.errors import DetectorError
 from detector.runtime.local import LocalRun
 
@@ -60,7 +60,9 @@ def run(
         state_file = (state_dir or config.resolve(config.model.state_dir)) / f"{config.name}.state"
         if fresh and state_file.exists():
             state_file.unlink()
-        local = LocalRun(pipeline, out, state_file, config.source.reorder_window)
+        local = LocalRun(
+            pipeline, out, state_file, config.source.reorder_window, sinks=build_sinks(config, out)
+        )
         if local.resumed:
             console.print(
                 f"resumed state from {state_file} (events up to the saved point are skipped)"

@@ -8,9 +8,12 @@ from pathlib import Path
 
 import msgspec
 
+from detector.actions.config import ActionsSection, SlackSection, VaultSection
 from detector.config.loading import decode_file, invalid, parse_duration, resolve
 from detector.enrichers.sensitivity import LEVELS
 from detector.errors import ConfigError
+from detector.metrics_config import MetricsSection
+from detector.store.config import StoreSection
 
 __all__ = ["PipelineFile", "load_pipeline_file"]
 
@@ -106,6 +109,11 @@ class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
     model: ModelSection = msgspec.field(default_factory=ModelSection)
     thresholds: ThresholdsSection = msgspec.field(default_factory=ThresholdsSection)
     outputs: OutputsSection = msgspec.field(default_factory=OutputsSection)
+    store: StoreSection = msgspec.field(default_factory=StoreSection)
+    metrics: MetricsSection = msgspec.field(default_factory=MetricsSection)
+    actions: ActionsSection = msgspec.field(default_factory=ActionsSection)
+    vault: VaultSection = msgspec.field(default_factory=VaultSection)
+    slack: SlackSection = msgspec.field(default_factory=SlackSection)
     path: str = ""
 
     def resolve(self, value: str) -> Path:

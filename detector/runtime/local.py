@@ -13,7 +13,7 @@ import os
 import signal
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
@@ -23,6 +23,7 @@ from detector.pipeline import Pipeline, ScoredEvent
 from detector.runtime.outputs import AlertFile, JsonlFile, write_json
 from detector.runtime.reorder import ReorderBuffer
 from detector.runtime.sources import IDLE, Record, expand, follow, read_all, total_bytes
+from detector.sinks import Sink
 
 __all__ = ["LocalRun", "load_state", "save_state"]
 
@@ -64,6 +65,8 @@ class LocalRun:
         Seconds of event time an event may arrive late and still be put in order.
     on_scored
         Called with every scored event (the demo and notebooks watch these).
+    sinks
+        Further outputs (the store, the responder), each handed every scored event.
     """
 
     def __init__(
@@ -73,8 +76,10 @@ class LocalRun:
         state_path: Path | None,
         reorder_window: float,
         on_scored: Callable[[ScoredEvent], None] | None = None,
+        sinks: Sequence[Sink] = (),
     ) -> None:
         self.pipeline = pipeline
+        self.sinks = list(sinks)
         self.out_dir = out_dir
         self.state_path = state_path
         self.reorder = ReorderBuffer(reorder_window)
@@ -124,6 +129,8 @@ class LocalRun:
         finally:
             self.alerts.close()
             self.deadletters.close()
+            for sink in self.sinks:
+                sink.close()
         if self.state_path is not None:
             save_state(self.pipeline, self.state_path)
         summary = self.summary(elapsed)
@@ -144,6 +151,8 @@ class LocalRun:
                 self._score(pipeline.flush())
                 self._emit(self.reorder.drain())
                 self.alerts.flush()
+                for sink in self.sinks:
+                    sink.flush()
                 if self.state_path is not None and time.monotonic() - last_save > _SAVE_EVERY:
                     save_state(pipeline, self.state_path)
                     last_save = time.monotonic()
@@ -159,7 +168,12 @@ class LocalRun:
             self._emit(self.reorder.push(events))
 
     def _emit(self, events: list[AccessEvent]) -> None:
-        score, on_scored, alerts = self.pipeline.score, self.on_scored, self.alerts
+        score, on_scored, alerts, sinks = (
+            self.pipeline.score,
+            self.on_scored,
+            self.alerts,
+            self.sinks,
+        )
         for event in events:
             scored = score(event)
             if scored is None:
@@ -169,6 +183,8 @@ class LocalRun:
             self._last_time = event.time
             if scored.assessment.decision is not None:
                 alerts.write(scored.alert_record())
+            for sink in sinks:
+                sink.handle(scored)
             if on_scored is not None:
                 on_scored(scored)
 
