@@ -63,6 +63,7 @@ def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = No
             "revoke": thresholds.revoke,
             "alert_budget_per_day": thresholds.alert_budget_per_day,
         },
+        config.model.partitions,
     )
     return Pipeline(
         config.name,

@@ -330,7 +330,8 @@ class _Exploding:
 
 def test_a_detector_that_raises_costs_that_one_event_only():
     pipeline = vault_pipeline()
-    pipeline.model.detectors.append(_Exploding("r-bad"))
+    for detectors in pipeline.model.detector_sets:  # whichever partition the identity is in
+        detectors.append(_Exploding("r-bad"))
     scored = score_all(pipeline, [vault_line("r-bad", T0), vault_line("r-next", T0 + 1)])
     assert scored[0] is None
     assert scored[1] is not None and scored[1].event.event_id == "r-next"

@@ -80,6 +80,13 @@ class EnrichersSection(_Section):
 class ModelSection(_Section):
     profile: str = "../models/default.toml"
     state_dir: str = "../models/state"
+    # Population models are kept per partition of identities; the streaming runtime's
+    # events topic has this many partitions, so both runtimes give the same risks.
+    partitions: int = 4
+
+    def __post_init__(self) -> None:
+        if not 1 <= self.partitions <= 1024:
+            raise invalid("partitions", f"must be between 1 and 1024, not {self.partitions}")
 
 
 class ThresholdsSection(_Section):

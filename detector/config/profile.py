@@ -136,7 +136,9 @@ def _coerce(path: Path, where: str, value: Any, default: Any) -> Any:
     return value
 
 
-def build_model(profile: ModelProfile, overrides: dict[str, float] | None = None) -> RiskModel:
+def build_model(
+    profile: ModelProfile, overrides: dict[str, float] | None = None, partitions: int = 1
+) -> RiskModel:
     """The detectors, scorer and identity store a profile describes.
 
     ``overrides`` may set ``alert``, ``revoke`` and ``alert_budget_per_day`` (a pipeline
@@ -175,4 +177,4 @@ def build_model(profile: ModelProfile, overrides: dict[str, float] | None = None
         else None,
     )
     store = IdentityStore(profile.state.idle_ttl, profile.state.max_identities)
-    return RiskModel(detectors, scorer, store)
+    return RiskModel(detectors, scorer, store, partitions)

@@ -17,7 +17,9 @@ __all__ = ["ReorderBuffer"]
 
 
 class ReorderBuffer:
-    """A min-heap on event time, released ``window`` seconds behind the newest event.
+    """A min-heap on (event time, event id), released ``window`` seconds behind the newest
+    event. Ties break on the event id, not on arrival, so any runtime that sees the same
+    events puts them in the same order.
 
     >>> buffer = ReorderBuffer(window=10.0)
     >>> e = lambda t: AccessEvent(f"e{t}", t, "vault", "alice", "read", "secret/x")
@@ -30,27 +32,27 @@ class ReorderBuffer:
     def __init__(self, window: float, max_events: int = 1_000_000) -> None:
         self.window = window
         self.max_events = max_events
-        self._heap: list[tuple[float, int, AccessEvent]] = []
-        self._sequence = itertools.count()
+        self._heap: list[tuple[float, str, int, AccessEvent]] = []
+        self._sequence = itertools.count()  # for events repeated with the same id
         self._newest = float("-inf")
 
     def push(self, events: Iterable[AccessEvent]) -> list[AccessEvent]:
         """Add events; return those now due, oldest first."""
         heap = self._heap
         for event in events:
-            heapq.heappush(heap, (event.time, next(self._sequence), event))
+            heapq.heappush(heap, (event.time, event.event_id, next(self._sequence), event))
             if event.time > self._newest:
                 self._newest = event.time
         due = []
         horizon = self._newest - self.window
         while heap and (heap[0][0] <= horizon or len(heap) > self.max_events):
-            due.append(heapq.heappop(heap)[2])
+            due.append(heapq.heappop(heap)[3])
         return due
 
     def drain(self) -> list[AccessEvent]:
         """Everything held, oldest first (end of input, or a quiet live stream)."""
         heap, self._heap = self._heap, []
-        return [item[2] for item in sorted(heap)]
+        return [item[3] for item in sorted(heap)]
 
     def __len__(self) -> int:
         return len(self._heap)
