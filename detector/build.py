@@ -20,8 +20,14 @@ from detector.sinks import Sink
 __all__ = ["build_pipeline", "build_sinks", "load_pipeline"]
 
 
-def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = None) -> Pipeline:
-    """Parser, enrichers and model as the pipeline file describes them."""
+def build_pipeline(
+    config: PipelineFile, deadletters: DeadLetterSink | None = None, partitions: int | None = None
+) -> Pipeline:
+    """Parser, enrichers and model as the pipeline file describes them.
+
+    ``partitions`` overrides the number of population-model partitions: a streaming worker
+    builds one pipeline per partition, each with one.
+    """
     source = config.source
     if source.parser == "vault":
         parser = VaultAuditParser(pair_timeout=source.pair_timeout)
@@ -63,9 +69,9 @@ def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = No
             "revoke": thresholds.revoke,
             "alert_budget_per_day": thresholds.alert_budget_per_day,
         },
-        config.model.partitions,
+        config.model.partitions if partitions is None else partitions,
     )
-    return Pipeline(
+    pipeline = Pipeline(
         config.name,
         parser,
         enrichers,
@@ -73,6 +79,10 @@ def build_pipeline(config: PipelineFile, deadletters: DeadLetterSink | None = No
         deadletters,
         raw_bytes=config.outputs.deadletter_raw_bytes,
     )
+    from detector import actions
+
+    pipeline.suppressions = actions.build_suppressions(config)  # Benign clicks (issue #4)
+    return pipeline
 
 
 def load_pipeline(

@@ -14,6 +14,7 @@ from detector.enrichers.sensitivity import LEVELS
 from detector.errors import ConfigError
 from detector.metrics_config import MetricsSection
 from detector.store.config import StoreSection
+from detector.streaming.settings import StreamingSection
 
 __all__ = ["PipelineFile", "load_pipeline_file"]
 
@@ -121,6 +122,7 @@ class PipelineFile(msgspec.Struct, forbid_unknown_fields=True):
     actions: ActionsSection = msgspec.field(default_factory=ActionsSection)
     vault: VaultSection = msgspec.field(default_factory=VaultSection)
     slack: SlackSection = msgspec.field(default_factory=SlackSection)
+    streaming: StreamingSection = msgspec.field(default_factory=StreamingSection)
     path: str = ""
 
     def resolve(self, value: str) -> Path:

@@ -75,6 +75,9 @@ class VaultAuditParser(ParserOutputs):
         self.max_known_tokens = max_known_tokens
         # Requests waiting for their response, oldest first (dicts keep insertion order).
         self._pending: dict[str, tuple[float, dict | bytes]] = {}
+        # Calls already answered: a request entry arriving after its response (lines spread
+        # over several partitions) must not become a second event.
+        self._answered = _Bounded(max_pending)
         self._tokens = _Bounded(max_known_tokens)  # token hash -> (accessor, identity, name)
         self._clock = 0.0
         self._hashed_reported = False
@@ -97,8 +100,13 @@ class VaultAuditParser(ParserOutputs):
         key = _pair_key(request)
         if kind == "request":
             return self._hold(key, time, entry)
-        self._pending.pop(key, None)
+        if self._pending.pop(key, None) is None:
+            self._answered.put(key, None)  # its request may still come
         return [self._build(entry, time, paired=True)]
+
+    def oldest_pending(self) -> float | None:
+        """The time of the oldest request still waiting for its response, if any."""
+        return next(iter(self._pending.values()))[0] if self._pending else None
 
     def flush(self, final: bool = False) -> list[AccessEvent]:
         released = []
@@ -137,6 +145,9 @@ class VaultAuditParser(ParserOutputs):
         return self._hold(key.decode(), time, record)
 
     def _hold(self, key: str, time: float, entry: dict | bytes) -> list[AccessEvent]:
+        if key in self._answered:
+            del self._answered[key]  # answered already: the response made the event
+            return []
         self._pending[key] = (time, entry)
         released: list[AccessEvent] = []
         while len(self._pending) > self.max_pending:

@@ -1,0 +1,46 @@
+"""``detector worker PIPELINE``: the streaming runtime, one worker of a consumer group."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from detector.config import load_pipeline_file
+from detector.errors import DetectorError
+
+__all__ = ["worker"]
+
+
+@click.command()
+@click.argument(
+    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
+)
+@click.option(
+    "--data-dir",
+    type=click.Path(file_okay=False, path_type=Path),
+    help="Where Faust keeps its local data (default: the pipeline's streaming.data_dir).",
+)
+@click.option(
+    "--log-level",
+    type=click.Choice(["crit", "error", "warn", "info", "debug"]),
+    default="warn",
+    show_default=True,
+)
+def worker(pipeline_file: Path, data_dir: Path | None, log_level: str) -> None:
+    """Run PIPELINE on Kafka: raw audit lines in, alerts, actions and dead letters out.
+
+    Broker, topics and timeouts come from the pipeline's [streaming] table, overridden by
+    DETECTOR_<KEY> environment variables (DETECTOR_BROKER=kafka://host:9092 ...). Start
+    several workers with the same app_id to share the partitions.
+    """
+    import faust
+
+    from detector.streaming.agents import StreamingWorker
+
+    try:
+        config = load_pipeline_file(pipeline_file)
+        streaming = StreamingWorker(config, data_dir)
+    except DetectorError as exc:
+        raise click.ClickException(str(exc)) from None
+    faust.Worker(streaming.app, loglevel=log_level, quiet=True).execute_from_commandline()

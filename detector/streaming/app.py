@@ -1,0 +1,41 @@
+"""The Faust application, and nothing else (topics, tables and agents have their modules)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import faust
+
+from detector.streaming.settings import StreamingSection, broker_credentials
+
+__all__ = ["create_app"]
+
+
+def create_app(settings: StreamingSection, partitions: int, data_dir: Path) -> faust.App:
+    """A Faust app for one pipeline: its consumer group, broker and timeouts.
+
+    The consumer session timeout decides how fast a dead worker's partitions move to a
+    survivor; it is ``settings.session_timeout``.
+    """
+    return faust.App(
+        settings.app_id,
+        broker=settings.broker,
+        broker_credentials=broker_credentials(settings),
+        broker_session_timeout=settings.session_timeout,
+        broker_heartbeat_interval=settings.heartbeat_interval,
+        broker_commit_interval=1.0,
+        store="memory://",
+        topic_partitions=partitions,
+        topic_replication_factor=settings.replication_factor,
+        topic_allow_declare=True,
+        consumer_auto_offset_reset="earliest",
+        key_serializer="raw",
+        value_serializer="raw",
+        datadir=str(data_dir),
+        web_enabled=settings.web_port > 0,
+        web_port=settings.web_port or 6066,
+        web_bind="127.0.0.1",
+        processing_guarantee="at_least_once",
+        stream_wait_empty=False,
+        table_cleanup_interval=3600.0,
+    )

@@ -1,0 +1,199 @@
+"""The three stages of the streaming runtime as plain objects (Faust only moves records).
+
+Each stage keeps, per partition it owns, what that partition needs: the route stage the
+newest event time of each raw partition, the parse stage a parser (pairing, token
+attribution), the score stage a heap of events waiting for the watermark. Watermarks flow
+with the records: a stage never releases an event while an upstream partition may still
+send an older one, so events reach the model in event-time order.
+"""
+
+from __future__ import annotations
+
+import heapq
+import itertools
+import math
+import time as wall
+from collections.abc import Callable
+
+import orjson
+
+from detector.event import AccessEvent
+from detector.parsers.timestamps import parse_timestamp
+from detector.pipeline import Pipeline, ScoredEvent
+
+__all__ = ["ParseStage", "RouteStage", "ScoreStage", "WatermarkTracker", "routing_key"]
+
+INFINITY = math.inf
+
+
+def routing_key(record: bytes) -> tuple[bytes, float | None]:
+    """The key a raw audit line travels under, and its event time if it has one.
+
+    A Vault call's two entries carry the same client token (or, before login, the same
+    request id): keyed by it, they meet on one partition, and every use of a token with
+    them. Anything else (CloudTrail, unknown, malformed) is keyed by its own id or content
+    and parsed — or dead-lettered — downstream.
+    """
+    try:
+        entry = orjson.loads(record)
+    except orjson.JSONDecodeError:
+        return b"", None
+    if not isinstance(entry, dict):
+        return b"", None
+    request = entry.get("request")
+    if isinstance(request, dict):
+        key = request.get("client_token") or request.get("id") or ""
+        return str(key).encode(), _time(entry.get("time"))
+    event_id = entry.get("eventID")
+    if isinstance(event_id, str):
+        return event_id.encode(), _time(entry.get("eventTime"))
+    return b"", None
+
+
+def _time(value: object) -> float | None:
+    try:
+        return parse_timestamp(value)
+    except Exception:  # noqa: BLE001 - a bad time is the parser's to report, not ours
+        return None
+
+
+class WatermarkTracker:
+    """The lowest watermark over a fixed number of upstream sources.
+
+    A source never heard from holds everything back (``-inf``); an idle source reports
+    ``inf`` (caught up).
+    """
+
+    def __init__(self, sources: int) -> None:
+        self.marks = [-INFINITY] * sources
+
+    def update(self, source: int, time: float) -> None:
+        if 0 <= source < len(self.marks):
+            self.marks[source] = time
+
+    @property
+    def low(self) -> float:
+        return min(self.marks) if self.marks else INFINITY
+
+
+class RouteStage:
+    """Raw lines → keyed entries; per raw partition, the watermark it has reached.
+
+    Lines of one raw partition are assumed in time order up to ``lateness`` seconds. A
+    partition counts as caught up (watermark ``inf``) when everything in it has been read
+    (``next offset >= highwater``) and nothing came for ``idle`` seconds of wall clock: a
+    live stream that pauses must not hold every other partition back.
+    """
+
+    def __init__(self, lateness: float, idle: float, clock: Callable[[], float] = wall.monotonic):
+        self.lateness = lateness
+        self.idle = idle
+        self.clock = clock
+        self.newest: dict[int, float] = {}
+        self.next_offset: dict[int, int] = {}
+        self.last_heard: dict[int, float] = {}
+
+    def route(self, partition: int, offset: int, record: bytes) -> tuple[bytes, float | None]:
+        """The entry's key and event time; the partition's progress is noted."""
+        key, time = routing_key(record)
+        self.last_heard[partition] = self.clock()
+        self.next_offset[partition] = offset + 1
+        if time is not None and time > self.newest.get(partition, -INFINITY):
+            self.newest[partition] = time
+        return key, time
+
+    def watermark(self, partition: int, highwater: int | None) -> float:
+        """``highwater``: the partition's end offset as the consumer knows it (None: not yet)."""
+        if highwater is None:
+            return -INFINITY  # we do not know what is in it yet
+        caught_up = self.next_offset.get(partition, 0) >= highwater
+        heard = self.last_heard.get(partition)
+        if caught_up and (heard is None or self.clock() - heard >= self.idle):
+            return INFINITY
+        return self.newest.get(partition, -INFINITY) - self.lateness
+
+
+class ParseStage:
+    """Keyed entries of one partition → events, parsed in event-time order.
+
+    Entries wait until the watermark over every raw partition has passed them, so a
+    request meets its response in order and a token is known before it is reused — as in
+    the local runtime, which reads the log in order. ``pipeline`` is used for parsing only.
+    """
+
+    def __init__(self, pipeline: Pipeline, raw_partitions: int) -> None:
+        self.pipeline = pipeline
+        self.upstream = WatermarkTracker(raw_partitions)
+        self._heap: list[tuple[float, int, bytes, str]] = []
+        self._sequence = itertools.count()
+
+    def push(self, time: float | None, record: bytes, origin: str) -> None:
+        """Hold an entry (``time`` from the route stage; ``None``: parse it at once)."""
+        moment = -INFINITY if time is None else time
+        heapq.heappush(self._heap, (moment, next(self._sequence), record, origin))
+
+    def release(self) -> list[AccessEvent]:
+        """Parse every held entry the watermark has passed, oldest first."""
+        low, heap, events = self.upstream.low, self._heap, []
+        parse = self.pipeline.parse
+        while heap and heap[0][0] <= low:
+            _, _, record, origin = heapq.heappop(heap)
+            events += parse(record, origin)
+        return events
+
+    def flush(self, final: bool = False) -> list[AccessEvent]:
+        """Requests whose response did not come in time (by the parser's event clock)."""
+        return self.pipeline.flush(final)
+
+    def watermark(self) -> float:
+        """Everything older has been sent: no upstream will send older, nothing older waits."""
+        held = getattr(self.pipeline.parser, "oldest_pending", None)
+        oldest = held() if held is not None else None
+        low = self.upstream.low
+        return low if oldest is None else min(low, oldest)
+
+    def __len__(self) -> int:
+        return len(self._heap)
+
+
+class ScoreStage:
+    """Events of one identity partition, scored in (event time, event id) order.
+
+    Events wait in a heap until the watermark over every parse partition has passed them;
+    one that arrives after its time was released is scored at once (the pipeline counts it
+    as late).
+    """
+
+    def __init__(self, pipeline: Pipeline, entries_partitions: int, memory: int = 200_000) -> None:
+        self.pipeline = pipeline
+        self.upstream = WatermarkTracker(entries_partitions)
+        self._heap: list[tuple[float, str, int, AccessEvent]] = []
+        self._sequence = itertools.count()
+        # Ids seen lately: Kafka delivers at least once, and a redelivered event must not
+        # be scored (and learned) twice.
+        self._seen: dict[str, None] = {}
+        self.memory = memory
+        self.duplicates = 0
+
+    def push(self, event: AccessEvent) -> None:
+        seen = self._seen
+        if event.event_id in seen:
+            self.duplicates += 1
+            return
+        seen[event.event_id] = None
+        if len(seen) > self.memory:
+            del seen[next(iter(seen))]
+        heapq.heappush(self._heap, (event.time, event.event_id, next(self._sequence), event))
+
+    def release(self) -> list[ScoredEvent]:
+        """Score every event the watermark has passed, oldest first."""
+        low = self.upstream.low
+        heap, scored = self._heap, []
+        while heap and heap[0][0] <= low:
+            result = self.pipeline.score(heapq.heappop(heap)[3])
+            if result is not None:
+                scored.append(result)
+        return scored
+
+    def __len__(self) -> int:
+        return len(self._heap)
