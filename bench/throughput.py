@@ -1,7 +1,8 @@
 """Throughput and memory of the local pipeline on a large simulated Vault audit log.
 
 Prints, for the same lines: the time to merely ``orjson.loads`` them, the time to run the
-whole local pipeline (parse, pair, enrich, score, write alerts), each as the best of
+whole local pipeline (parse, pair, enrich, score, write alerts), the same with the store
+keeping every scored event (``[store] enabled = true``), each as the best of
 ``--repeat`` runs (the machine is noisy: the best run is the least disturbed), and the
 bytes of model state per identity. It asserts nothing.
 
@@ -17,11 +18,12 @@ from pathlib import Path
 
 import orjson
 
-from detector.build import build_pipeline
+from detector.build import build_pipeline, build_sinks
 from detector.config import load_pipeline_file
 from detector.memory import deep_size
 from detector.runtime.local import LocalRun
 from detector.simulate import simulate
+from detector.store import StoreSection
 
 PIPELINE = Path(__file__).resolve().parents[1] / "pipelines" / "vault-local.toml"
 
@@ -74,6 +76,22 @@ def main() -> None:
         print(
             f"whole pipeline    : {len(lines) / full:>10,.0f} lines/s ({full:.2f} s; "
             f"{loads / full:.0%} of the loads-only rate)"
+        )
+
+        runs = iter(range(args.repeat))
+
+        def with_store() -> None:
+            out_dir = out / f"stored{next(runs)}"
+            LocalRun(
+                build_pipeline(config), out_dir, None, 300.0, sinks=build_sinks(config, out_dir)
+            ).run([str(log)])
+
+        config.store = StoreSection(enabled=True)  # every scored event kept
+        kept = best_of(args.repeat, with_store)
+        config.store = StoreSection()
+        print(
+            f"... with the store: {len(lines) / kept:>10,.0f} lines/s ({kept:.2f} s, "
+            f"{kept / full - 1:+.0%}; every event kept)"
         )
         pipeline = pipelines[-1]
         states = list(pipeline.model.store)

@@ -39,6 +39,13 @@ class DeadLetterSink(Protocol):
     def write(self, record: dict[str, Any]) -> None: ...
 
 
+class SuppressionHook(Protocol):
+    """Analysts' *Benign* verdicts (``detector.actions.suppressions``): may downgrade a
+    decision and say so in its reasons."""
+
+    def apply(self, enriched: EnrichedEvent, assessment: Assessment) -> None: ...
+
+
 class CollectingSink:
     """Keeps dead letters in a list (notebooks, tests, and until a runtime sets its own)."""
 
@@ -123,6 +130,7 @@ class Pipeline:
         self.deadletters = deadletters if deadletters is not None else CollectingSink()
         self.raw_bytes = raw_bytes
         self.on_notice = on_notice
+        self.suppressions: SuppressionHook | None = None
         # Hot counters are plain ints; the rest (by reason) a Counter: see ``all_counts``.
         self.records = self.events = self.internal = self.scored = 0
         self.counts: Counter[str] = Counter()
@@ -216,6 +224,8 @@ class Pipeline:
             for enricher in self.enrichers:
                 enricher.enrich(enriched)
             assessment = self.model.process(enriched)
+            if assessment.decision is not None and self.suppressions is not None:
+                self.suppressions.apply(enriched, assessment)
         except Exception as exc:  # a bug must cost one event, not the whole stream
             log.exception("scoring failed for event %s", event.event_id)
             self.dead_letter(

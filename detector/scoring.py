@@ -208,7 +208,7 @@ class Scorer:
             detector="escalation",
             score=1.0 - remaining,
             reason=f"{len(earlier) + 1} suspicious requests by this identity in "
-            f"{max(minutes, 1.0):.0f} min (secrets or tokens it should not touch; earlier "
+            f"{max(minutes, 1.0):.0f} min (secrets or tokens it should not touch, earlier "
             f"risks {risks})",
             instant=1.0 - remaining,
         )

@@ -60,9 +60,23 @@ def run(
         state_file = (state_dir or config.resolve(config.model.state_dir)) / f"{config.name}.state"
         if fresh and state_file.exists():
             state_file.unlink()
-        local = LocalRun(
-            pipeline, out, state_file, config.source.reorder_window, sinks=build_sinks(config, out)
-        )
+        metrics = _serve_metrics(config, console) if follow else None
+        sinks = build_sinks(config, out)
+        try:
+            local = LocalRun(
+                pipeline,
+                out,
+                state_file,
+                config.source.reorder_window,
+                sinks=sinks,
+                metrics=metrics,
+            )
+        except BaseException:
+            for sink in sinks:
+                sink.close()
+            if metrics is not None:
+                metrics.close()
+            raise
         if local.resumed:
             console.print(
                 f"resumed state from {state_file} (events up to the saved point are skipped)"
@@ -77,12 +91,16 @@ def run(
             disable=quiet or follow,
         ) as bar:
             task = bar.add_task(f"scoring with {config.name}", total=None)
-            summary = local.run(
-                paths,
-                follow_sources=follow,
-                poll_interval=config.source.poll_interval,
-                progress=lambda done, total: bar.update(task, completed=done, total=total),
-            )
+            try:
+                summary = local.run(
+                    paths,
+                    follow_sources=follow,
+                    poll_interval=config.source.poll_interval,
+                    progress=lambda done, total: bar.update(task, completed=done, total=total),
+                )
+            finally:
+                if metrics is not None:
+                    metrics.close()
     except (DetectorError, FileNotFoundError) as exc:
         raise click.ClickException(str(exc)) from None
     console.print(
@@ -91,3 +109,22 @@ def run(
         f"{summary['decisions']['alert']:,} alerts, {summary['decisions']['revoke']:,} revoke "
         f"decisions, {summary['deadletters']:,} dead letters -> {out}"
     )
+
+
+def _serve_metrics(config, console: Console):
+    """Prometheus metrics for a followed run, if the pipeline file turns them on."""
+    if not config.metrics.enabled:
+        return None
+    from detector.metrics import Metrics
+    from detector.metrics_config import parse_listen
+
+    metrics = Metrics(config.name)
+    try:
+        host, port = metrics.serve(*parse_listen(config.metrics.listen))
+    except OSError as exc:
+        raise click.ClickException(
+            f"{config.path}: metrics.listen: cannot listen on {config.metrics.listen} "
+            f"({exc.strerror})"
+        ) from None
+    console.print(f"metrics on http://{host}:{port}/metrics")
+    return metrics

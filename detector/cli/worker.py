@@ -22,12 +22,17 @@ __all__ = ["worker"]
     help="Where Faust keeps its local data (default: the pipeline's streaming.data_dir).",
 )
 @click.option(
+    "--stats",
+    type=click.Path(dir_okay=False, path_type=Path),
+    help="Write this worker's partitions and counts to this JSON file every second.",
+)
+@click.option(
     "--log-level",
     type=click.Choice(["crit", "error", "warn", "info", "debug"]),
     default="warn",
     show_default=True,
 )
-def worker(pipeline_file: Path, data_dir: Path | None, log_level: str) -> None:
+def worker(pipeline_file: Path, data_dir: Path | None, stats: Path | None, log_level: str) -> None:
     """Run PIPELINE on Kafka: raw audit lines in, alerts, actions and dead letters out.
 
     Broker, topics and timeouts come from the pipeline's [streaming] table, overridden by
@@ -40,7 +45,11 @@ def worker(pipeline_file: Path, data_dir: Path | None, log_level: str) -> None:
 
     try:
         config = load_pipeline_file(pipeline_file)
-        streaming = StreamingWorker(config, data_dir)
+        streaming = StreamingWorker(config, data_dir, stats=stats)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
-    faust.Worker(streaming.app, loglevel=log_level, quiet=True).execute_from_commandline()
+    runner = faust.Worker(streaming.app, loglevel=log_level, quiet=True)
+    # Faust's progress spinner turns the root logger to DEBUG so that it spins on every
+    # record: every message of every library then builds a log record. No spinner here.
+    runner.spinner = None
+    runner.execute_from_commandline()

@@ -16,14 +16,19 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from detector.event import AccessEvent, format_time
+from detector.health import HealthMonitor
+from detector.parsers.base import Notice
 from detector.pipeline import Pipeline, ScoredEvent
 from detector.runtime.outputs import AlertFile, JsonlFile, write_json
 from detector.runtime.reorder import ReorderBuffer
 from detector.runtime.sources import IDLE, Record, expand, follow, read_all, total_bytes
 from detector.sinks import Sink
+
+if TYPE_CHECKING:  # prometheus_client is imported only where metrics are served
+    from detector.metrics import Metrics
 
 __all__ = ["LocalRun", "load_state", "save_state"]
 
@@ -31,6 +36,7 @@ log = logging.getLogger(__name__)
 
 _FLUSH_EVERY = 4096  # records between checks of the parser's held-back requests
 _SAVE_EVERY = 60.0  # seconds between state saves while following
+_MEASURE_EVERY = 60.0  # seconds between state size measurements for the metrics
 
 
 def save_state(pipeline: Pipeline, path: Path) -> None:
@@ -66,7 +72,13 @@ class LocalRun:
     on_scored
         Called with every scored event (the demo and notebooks watch these).
     sinks
-        Further outputs (the store, the responder), each handed every scored event.
+        Further outputs (the store, the responder), each handed every scored event and
+        every pipeline-health alert; a sink with a ``bind(pipeline)`` method is given the
+        pipeline (the store snapshots the identities' baselines).
+    metrics
+        Prometheus metrics to keep current (follow mode); ``None``: none.
+    health
+        The pipeline-health monitor; a default one if not given.
     """
 
     def __init__(
@@ -77,6 +89,8 @@ class LocalRun:
         reorder_window: float,
         on_scored: Callable[[ScoredEvent], None] | None = None,
         sinks: Sequence[Sink] = (),
+        metrics: Metrics | None = None,
+        health: HealthMonitor | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.sinks = list(sinks)
@@ -92,6 +106,26 @@ class LocalRun:
         self._stop = threading.Event()
         self._first_time: float | None = None
         self._last_time: float | None = None
+        self.metrics = metrics
+        self.health = health if health is not None else HealthMonitor(pipeline.name)
+        pipeline.on_notice = self._notice_chain(pipeline.on_notice)
+        for sink in self.sinks:
+            bind = getattr(sink, "bind", None)
+            if callable(bind):
+                bind(pipeline)
+        self._newest_arrival: float | None = None
+        self._stream_time = float("-inf")  # newest event time seen, scored or skipped
+        self._measured = float("-inf")
+
+    def _notice_chain(self, previous: Callable[[Notice], None] | None):
+        """A parser's notices go to the health monitor, and to whoever listened before."""
+
+        def on_notice(notice: Notice) -> None:
+            if previous is not None:
+                previous(notice)
+            self.health.notice(notice)
+
+        return on_notice
 
     def stop(self) -> None:
         """Finish cleanly: score what is held, save the state, write the summary."""
@@ -106,6 +140,8 @@ class LocalRun:
     ) -> dict[str, Any]:
         """Process the sources to the end (or, following, until :meth:`stop`)."""
         started = time.perf_counter()
+        self.health.live = follow_sources
+        self.health.inputs = ", ".join("stdin" if s == "-" else s for s in sources)
         try:  # whatever fails (a missing source, a read error), the outputs are closed
             paths = expand(sources)
             with self._signals():
@@ -125,6 +161,7 @@ class LocalRun:
                 self._consume(records, follow_sources)
                 self._score(self.pipeline.flush(final=True))
                 self._emit(self.reorder.drain())
+                self._tick(idle=False, final=True)
             elapsed = time.perf_counter() - started
         finally:
             self.alerts.close()
@@ -150,6 +187,7 @@ class LocalRun:
                 # A quiet live stream: nothing earlier is coming, score what is held.
                 self._score(pipeline.flush())
                 self._emit(self.reorder.drain())
+                self._tick(idle=True)
                 self.alerts.flush()
                 for sink in self.sinks:
                     sink.flush()
@@ -162,19 +200,28 @@ class LocalRun:
                 self._score(events)
             if count % _FLUSH_EVERY == 0:
                 self._score(pipeline.flush())
+                self._tick(idle=False)
 
     def _score(self, events: list[AccessEvent]) -> None:
         if events:
+            self._newest_arrival = events[-1].time
             self._emit(self.reorder.push(events))
 
     def _emit(self, events: list[AccessEvent]) -> None:
-        score, on_scored, alerts, sinks = (
-            self.pipeline.score,
-            self.on_scored,
-            self.alerts,
-            self.sinks,
-        )
+        pipeline, health = self.pipeline, self.health
+        score, on_scored, alerts, sinks = pipeline.score, self.on_scored, self.alerts, self.sinks
+        if self.metrics is not None:
+            started, before = time.perf_counter(), pipeline.scored
+        # Gaps in the stream longer than this go to the health monitor (events a restart
+        # skips count: a follower re-reading its file learns the stream's gaps at once).
+        gap_floor, last = health.gap_floor, self._stream_time
         for event in events:
+            if event.time > last:
+                if event.time - last > gap_floor:
+                    health.gap(last, event.time, pipeline.events)
+                    if health.pending:
+                        self._raise(health.drain(event.time))
+                last = event.time
             scored = score(event)
             if scored is None:
                 continue
@@ -187,6 +234,46 @@ class LocalRun:
                 sink.handle(scored)
             if on_scored is not None:
                 on_scored(scored)
+        self._stream_time = last
+        if health.pending:
+            self._raise(health.drain(self._last_time))
+        if self.metrics is not None:
+            self.metrics.processed(pipeline.scored - before, time.perf_counter() - started)
+
+    def _raise(self, health_alerts: list[ScoredEvent]) -> None:
+        """Pipeline-health alerts: to the alert file and every sink, like any alert."""
+        for scored in health_alerts:
+            self.alerts.write(scored.alert_record())
+            for sink in self.sinks:
+                sink.handle(scored)
+            if self.metrics is not None:
+                self.metrics.health_alert(scored.event.action.removeprefix("health:"))
+
+    def _tick(self, idle: bool, final: bool = False) -> None:
+        """The input went quiet, a few thousand records passed, or the run ends: health
+        checks, and the metrics brought up to date."""
+        pipeline = self.pipeline
+        if self._stream_time > float("-inf"):
+            self.health.observe(self._stream_time, pipeline.events)
+        self.health.tick(pipeline, self._newest_arrival, idle, final)
+        if self.health.pending:
+            self._raise(self.health.drain(self._last_time, final))
+        metrics = self.metrics
+        if metrics is None:
+            return
+        metrics.sync(pipeline.all_counts(), pipeline.parser.name)
+        metrics.sync_sinks(self.sinks)
+        if self._newest_arrival is not None:
+            metrics.set_event_time(self._newest_arrival, time.time())
+        if time.monotonic() - self._measured > _MEASURE_EVERY or final:
+            self._measured = time.monotonic()
+            model = pipeline.model
+            metrics.measure_state(
+                model.store,
+                len(model.store),
+                models=getattr(model, "detector_sets", model.detectors),
+                shared=pipeline.enrichers,
+            )
 
     @contextmanager
     def _signals(self):
@@ -206,6 +293,11 @@ class LocalRun:
 
     def summary(self, elapsed: float) -> dict[str, Any]:
         counts = self.pipeline.all_counts()
+        sinks = {
+            getattr(sink, "name", type(sink).__name__): sink.summary()
+            for sink in self.sinks
+            if callable(getattr(sink, "summary", None))
+        }
         store = self.pipeline.model.store
         records = counts.get("records", 0)
         scored = counts.get("scored", 0)
@@ -226,4 +318,6 @@ class LocalRun:
             "seconds": round(elapsed, 3),
             "records_per_second": round(records / elapsed, 1) if elapsed else None,
             "events_per_second": round(scored / elapsed, 1) if elapsed else None,
+            "health_alerts": dict(self.health.raised),
+            **({"sinks": sinks} if sinks else {}),
         }

@@ -15,8 +15,6 @@ from __future__ import annotations
 
 import msgspec
 
-from detector.config.loading import invalid, parse_duration
-
 __all__ = ["StoreSection"]
 
 
@@ -31,6 +29,9 @@ class StoreSection(msgspec.Struct, forbid_unknown_fields=True):
     retention: float | str = "30d"
 
     def __post_init__(self) -> None:
+        # Not at module level: detector.config imports this module while it initialises.
+        from detector.config.loading import invalid, parse_duration
+
         if not 0.0 <= self.score_floor <= 1.0:
             raise invalid("score_floor", f"must be between 0 and 1, not {self.score_floor}")
         if not 0.0 <= self.sample_rate <= 1.0:

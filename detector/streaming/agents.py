@@ -5,26 +5,25 @@ pipeline; the agents only move records and watermarks."""
 from __future__ import annotations
 
 import logging
+import os
 import time as wall
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import msgspec
 import orjson
 
 from detector.build import build_pipeline
 from detector.config import PipelineFile
+from detector.event import AccessEvent
 from detector.partitioning import identity_partition
 from detector.pipeline import Pipeline, ScoredEvent
 from detector.streaming.app import create_app
-from detector.streaming.codec import (
-    WATERMARK_KEY,
-    decode_event,
-    decode_watermark,
-    encode_event,
-    encode_watermark,
-)
+from detector.streaming.codec import WATERMARK_KEY, decode_watermark, encode_watermark
 from detector.streaming.identity_table import IdentityTable
+from detector.streaming.outbox import Holds, Outbox
 from detector.streaming.settings import StreamingSection, with_environment
 from detector.streaming.stages import ParseStage, RouteStage, ScoreStage
 from detector.streaming.tables import Tables
@@ -34,9 +33,10 @@ __all__ = ["StreamingWorker"]
 
 log = logging.getLogger(__name__)
 
-_TICK = 0.05  # seconds between watermark and flush ticks
+_TICK = 0.05  # seconds between ticks: batches out, watermarks forward
 _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new owners)
-_NO_TIME = 0.001  # the timestamp of an entry with no event time of its own
+_entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
+_events_decoder = msgspec.msgpack.Decoder(list[AccessEvent])
 
 
 class _TopicDeadLetters:
@@ -61,6 +61,7 @@ class StreamingWorker:
         config: PipelineFile,
         data_dir: Path | None = None,
         on_scored: Callable[[ScoredEvent], None] | None = None,
+        stats: Path | None = None,
     ) -> None:
         self.config = config
         self.settings: StreamingSection = with_environment(config.streaming, config.path)
@@ -77,7 +78,12 @@ class StreamingWorker:
         self.score_stages: dict[int, ScoreStage] = {}
         self._pipelines: dict[int, Pipeline] = {}
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
-        self._last_flush = wall.monotonic()
+        self._last_flush = self._last_stats = wall.monotonic()
+        self.stats = stats
+        self._ends: dict[Any, int] = {}
+        self.entry_outbox = Outbox(self.topics.entries)
+        self.event_outbox = Outbox(self.topics.events)
+        self.route_holds, self.parse_holds, self.score_holds = Holds(), Holds(), Holds()
         self._register()
 
     # -- per-partition objects -----------------------------------------------------------
@@ -117,13 +123,6 @@ class StreamingWorker:
 
     # -- sending ------------------------------------------------------------------------
 
-    def _send_event(self, event: Any) -> None:
-        self.topics.events.send_soon(
-            key=event.identity.encode(),
-            value=encode_event(event),
-            partition=identity_partition(event.identity, self.partitions),
-        )
-
     def _send_scored(self, scored: ScoredEvent) -> None:
         if self.on_scored is not None:
             self.on_scored(scored)
@@ -150,18 +149,30 @@ class StreamingWorker:
 
     def _assigned_tps(self, topic_name: str) -> list[Any]:
         assignment = self.app.consumer.assignment() if self.app.consumer else set()
-        return sorted(
-            (tp for tp in assignment if tp.topic == topic_name), key=lambda tp: tp.partition
-        )
+        tps = (tp for tp in assignment if tp.topic == topic_name)
+        return sorted(tps, key=lambda tp: tp.partition)
 
     def _assigned(self, topic_name: str) -> list[int]:
         return [tp.partition for tp in self._assigned_tps(topic_name)]
 
     def _highwater(self, tp: Any) -> int | None:
+        """The partition's end offset as the consumer's fetches report it (one fetch answers
+        for every partition at once, so the ends are consistent with what was read); our
+        own query only until the first fetch has answered (an empty partition)."""
         try:
-            return self.app.consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - not known yet (no fetch answered)
-            return None
+            known = self.app.consumer.highwater(tp)
+        except Exception:  # noqa: BLE001 - nothing fetched yet
+            known = None
+        return known if known is not None else self._ends.get(tp)
+
+    async def _refresh_ends(self) -> None:
+        """Ask the broker for the raw partitions' end offsets (empty ones never say)."""
+        tps = self._assigned_tps(self.settings.raw_topic)
+        if tps:
+            try:
+                self._ends.update(await self.app.consumer.highwaters(*tps))
+            except Exception as exc:  # noqa: BLE001 - the broker may be away: try later
+                log.debug("end offsets unavailable: %s", exc)
 
     # -- the agents ---------------------------------------------------------------------
 
@@ -170,36 +181,50 @@ class StreamingWorker:
 
         @app.agent(topics.raw, name="route")
         async def route(stream: Any) -> None:
-            async for event in stream.events():
+            async for event in stream.noack().events():
                 message = event.message
                 key, time = self.route_stage.route(message.partition, message.offset, event.value)
-                # The event time travels as the record's timestamp: the parse stage orders by it.
-                topics.entries.send_soon(key=key or None, value=event.value, timestamp=time)
+                partition = zlib.crc32(key) % self.partitions
+                self.entry_outbox.add(partition, (time, event.value))
+                self.route_holds.hold(event, 0)
+                if self.entry_outbox.full:
+                    self._flush_route()
 
         @app.agent(topics.entries, name="parse")
         async def parse(stream: Any) -> None:
-            async for event in stream.events():
-                stage = self.parse_stage(event.message.partition)
+            async for event in stream.noack().events():
+                partition = event.message.partition
+                stage = self.parse_stage(partition)
                 if event.key == WATERMARK_KEY:
                     stage.upstream.update(*decode_watermark(event.value))
-                    continue
-                message = event.message
-                origin = f"{topics.entries.get_topic_name()}:{message.partition}:{message.offset}"
-                time = message.timestamp if message.timestamp > _NO_TIME else None
-                stage.push(time, event.value, origin)
-                for access in stage.release():
-                    self._send_event(access)
+                    self.parse_holds.hold(event, 0)
+                else:
+                    items = _entries_decoder.decode(event.value)
+                    token = self.parse_holds.hold(event, len(items))
+                    origin = f"{topics.entries.get_topic_name()}:{partition}:{event.message.offset}"
+                    for time, record in items:
+                        stage.push(time, record, origin, token)
+                self._release_parse(partition)
+                if self.event_outbox.full:
+                    self._flush_parse()
 
         @app.agent(topics.events, name="score")
         async def score(stream: Any) -> None:
-            async for event in stream.events():
+            async for event in stream.noack().events():
                 stage = self.score_stage(event.message.partition)
+                holds = self.score_holds
                 if event.key == WATERMARK_KEY:
                     stage.upstream.update(*decode_watermark(event.value))
+                    holds.hold(event, 0)
                 else:
-                    stage.push(decode_event(event.value))
-                for scored in stage.release():
+                    batch = _events_decoder.decode(event.value)
+                    token = holds.hold(event, len(batch))
+                    for access in batch:
+                        if not stage.push(access, token):
+                            holds.done(token)  # a duplicate: nothing more to do
+                for scored in stage.release(holds.done):
                     self._send_scored(scored)
+                holds.acknowledge()
 
         @app.agent(topics.alerts, name="deliver")
         async def deliver(stream: Any) -> None:
@@ -222,34 +247,83 @@ class StreamingWorker:
         async def tick() -> None:
             self.tick()
 
+        @app.timer(interval=0.5)
+        async def ends() -> None:
+            await self._refresh_ends()
+
         @app.on_partitions_revoked.connect
         async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
-            self.give_away(
-                {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
-            )
+            given = {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
+            self.give_away(given)
 
     def give_away(self, partitions: set[int]) -> None:
-        """Partitions moving to another worker: write their state, forget their stages."""
+        """Partitions moving to another worker: write their state, forget their stages.
+
+        What was held unacknowledged is read again by the new owner.
+        """
+        self._flush_route()
+        self._flush_parse()
         self.identities.flush(only=partitions)
         for partition in partitions:
             self.score_stages.pop(partition, None)
             self.parse_stages.pop(partition, None)
             self._pipelines.pop(partition, None)
+        self.parse_holds.forget()
+        self.score_holds.forget()
+
+    def _flush_route(self) -> None:
+        """Entries to the producer, then their raw lines may be acknowledged."""
+        self.entry_outbox.flush()
+        self.route_holds.acknowledge()
+
+    def _release_parse(self, partition: int) -> None:
+        for access in self.parse_stage(partition).release(self.parse_holds.done):
+            self.event_outbox.add(identity_partition(access.identity, self.partitions), access)
+
+    def _flush_parse(self) -> None:
+        """Events to the producer, then their entries may be acknowledged."""
+        self.event_outbox.flush()
+        self.parse_holds.acknowledge()
 
     def tick(self) -> None:
-        """Watermarks forward, held requests out, state to the changelog."""
+        """Batches out, watermarks forward, held requests out, state to the changelog."""
         settings = self.settings
+        self._flush_route()
         for tp in self._assigned_tps(settings.raw_topic):
             mark = self.route_stage.watermark(tp.partition, self._highwater(tp))
             self._broadcast_mark(self.topics.entries, "route", tp.partition, mark)
-        for partition in self._assigned(settings.entries_topic):
+        entries = self._assigned(settings.entries_topic)
+        for partition in entries:
+            self._release_parse(partition)
+            for access in self.parse_stage(partition).flush():
+                self.event_outbox.add(identity_partition(access.identity, self.partitions), access)
+        self._flush_parse()
+        for partition in entries:
             stage = self.parse_stage(partition)
-            for access in stage.release() + stage.flush():
-                self._send_event(access)
             self._broadcast_mark(self.topics.events, "parse", partition, stage.watermark())
         for partition in self._assigned(settings.events_topic):
-            for scored in self.score_stage(partition).release():
+            for scored in self.score_stage(partition).release(self.score_holds.done):
                 self._send_scored(scored)
-        if wall.monotonic() - self._last_flush >= settings.state_flush:
-            self._last_flush = wall.monotonic()
+        self.score_holds.acknowledge()
+        now = wall.monotonic()
+        if now - self._last_flush >= settings.state_flush:
+            self._last_flush = now
             self.identities.flush()
+        if self.stats is not None and now - self._last_stats >= 1.0:
+            self._last_stats = now
+            self.write_stats()
+
+    def write_stats(self) -> None:
+        """This worker's partitions and counts, as JSON (for operators, tests, benchmarks)."""
+        stats = {
+            "pid": os.getpid(),
+            "time": wall.time(),
+            "partitions": self._assigned(self.settings.events_topic),
+            "counts": self.counts(),
+            "duplicates": sum(stage.duplicates for stage in self.score_stages.values()),
+            "waiting": sum(len(stage) for stage in self.score_stages.values()),
+            "identities": len(self.identities),
+        }
+        temporary = self.stats.with_name(self.stats.name + ".tmp")
+        temporary.write_bytes(orjson.dumps(stats))
+        os.replace(temporary, self.stats)

@@ -38,4 +38,12 @@ def create_app(settings: StreamingSection, partitions: int, data_dir: Path) -> f
         processing_guarantee="at_least_once",
         stream_wait_empty=False,
         table_cleanup_interval=3600.0,
+        # Audit lines can be long (a 5 MB line must reach the dead letters, not stall).
+        consumer_max_fetch_size=16 * 1024 * 1024,
+        producer_max_request_size=16 * 1024 * 1024,
+        # Throughput: big polls and produce batches (latency is set by the stages' tick).
+        broker_max_poll_records=10_000,
+        stream_buffer_maxsize=16_384,
+        producer_linger_ms=5,
+        producer_max_batch_size=1024 * 1024,
     )

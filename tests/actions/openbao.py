@@ -78,9 +78,13 @@ class OpenBao:
 
     def _configuration(self) -> str:
         storage = ""
-        if self.persistent:
-            storage = f'storage "file" {{\n  path = "{self.workdir / "data"}"\n}}\n'
-            storage += "disable_mlock = true\n"
+        if self.persistent:  # integrated storage (OpenBao has no "file" backend)
+            (self.workdir / "data").mkdir(exist_ok=True)
+            storage = (
+                f'storage "raft" {{\n  path = "{self.workdir / "data"}"\n  node_id = "one"\n}}\n'
+                f'api_addr = "{self.address}"\n'
+                f'cluster_addr = "http://127.0.0.1:{free_port()}"\n'
+            )
         return (
             storage
             + f"""
@@ -102,8 +106,9 @@ audit "file" "main" {{
 
     # -- lifecycle -----------------------------------------------------------------------
 
-    def start(self, timeout: float = 30.0) -> None:
-        """Start the server and wait until it answers (and, persistent, is unsealed)."""
+    def start(self, timeout: float = 30.0, unseal: bool = True) -> None:
+        """Start the server and wait until it answers (and, persistent, is unsealed unless
+        ``unseal`` is false: it then answers 503 until :meth:`unseal`)."""
         command = [str(self.binary), "server", f"-config={self._config}"]
         if not self.persistent:
             command[2:2] = [
@@ -116,10 +121,16 @@ audit "file" "main" {{
         self._process = subprocess.Popen(
             command, stdout=self._output, stderr=subprocess.STDOUT, env=env
         )
-        self._wait_for_listener(timeout)
-        if self.persistent:
-            self._initialise_and_unseal()
-        self._wait_until_active(timeout)
+        try:
+            self._wait_for_listener(timeout)
+            if self.persistent and not unseal:
+                return
+            if self.persistent:
+                self._initialise_and_unseal()
+            self._wait_until_active(timeout)
+        except BaseException:
+            self.stop()
+            raise
 
     def stop(self) -> None:
         """Stop the server (SIGTERM, then SIGKILL if it hangs) and close its output."""
@@ -163,14 +174,18 @@ audit "file" "main" {{
                 ).json()
                 self.unseal_key = answer["keys_base64"][0]
                 self.root_token = answer["root_token"]
-        self.unseal()
+        with requests.Session() as session:
+            session.put(
+                f"{self.address}/v1/sys/unseal", json={"key": self.unseal_key}, timeout=10
+            ).raise_for_status()
 
-    def unseal(self) -> None:
+    def unseal(self, timeout: float = 30.0) -> None:
         """Unseal a persistent server with the key kept from its initialisation."""
         with requests.Session() as session:
             session.put(
                 f"{self.address}/v1/sys/unseal", json={"key": self.unseal_key}, timeout=10
             ).raise_for_status()
+        self._wait_until_active(timeout)
 
     def _wait_until_active(self, timeout: float) -> None:
         deadline = time.monotonic() + timeout
