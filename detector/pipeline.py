@@ -158,10 +158,11 @@ class Pipeline:
         self.events += len(events)
         return events
 
-    def flush(self, final: bool = False) -> list[AccessEvent]:
-        """Events the parser held back (unanswered requests) that are due."""
+    def flush(self, final: bool = False, now: float | None = None) -> list[AccessEvent]:
+        """Events the parser held back (unanswered requests) that are due (by ``now``, the
+        event time reached, if given)."""
         try:
-            events = self.parser.flush(final)
+            events = self.parser.flush(final, now)
         except ParseError as exc:
             self.dead_letter(exc.reason, exc.detail, b"", "flush")
             events = []

@@ -126,6 +126,9 @@ class DecayingCounter:
         return f"DecayingCounter({self.most_common(len(self.counts))})"
 
 
+_NOTHING_APPLIED: tuple[float, str] = (float("-inf"), "")
+
+
 class IdentityState:
     """Everything the model knows about one identity.
 
@@ -148,6 +151,7 @@ class IdentityState:
         "client",
         "recent",
         "extra",
+        "applied",
     )
 
     def __init__(self, identity: str, time: float) -> None:
@@ -165,12 +169,16 @@ class IdentityState:
         # time, risk, time, risk ... of its latest suspicious events, for escalation.
         self.recent: array | None = None
         self.extra: dict[str, Any] | None = None
+        # (time, event id) of the newest event applied in order: a replay after a failover
+        # re-delivers events up to it, and they must not be learned twice.
+        self.applied: tuple[float, str] = _NOTHING_APPLIED
 
     def __getstate__(self) -> tuple:
         return tuple(getattr(self, slot) for slot in self.__slots__)
 
     def __setstate__(self, state: tuple) -> None:
-        for slot, value in zip(self.__slots__, state, strict=True):
+        self.applied = _NOTHING_APPLIED  # absent from states saved before it existed
+        for slot, value in zip(self.__slots__, state, strict=False):
             setattr(self, slot, value)
 
     def maturity(self, min_events: int, min_age: float) -> float:

@@ -101,8 +101,8 @@ class Volume(DetectorBase):
     def score_one(self, event: EnrichedEvent, state: IdentityState) -> Finding | None:
         vol: VolumeState | None = state.volume
         e = event.event
-        if vol is None:
-            return None  # one event is not a burst
+        if vol is None or e.time < vol.start:
+            return None  # one event is not a burst; a late one belongs to a closed window
         counted = e.action not in _NOT_SECRETS
         if e.time >= vol.start + self.window:
             requests, distinct, lists, denied = 1, int(counted), 0, 0
@@ -176,6 +176,8 @@ class Volume(DetectorBase):
         vol: VolumeState | None = state.volume
         if vol is None:
             vol = state.volume = VolumeState(e.time)
+        elif e.time < vol.start:
+            return  # late: its window is closed and folded into the baseline already
         elif e.time >= vol.start + self.window:
             self._close(vol)
             vol.start = e.time

@@ -89,8 +89,9 @@ class Parser(Protocol):
         """Events for one record; raises ParseError (dead letter) or Ignored (counted)."""
         ...
 
-    def flush(self, final: bool = False) -> list[AccessEvent]:
-        """Events held back that are due now (all of them when ``final``)."""
+    def flush(self, final: bool = False, now: float | None = None) -> list[AccessEvent]:
+        """Events held back that are due now (all of them when ``final``); ``now``: the
+        event time reached, when the caller knows better than the records parsed so far."""
         ...
 
     def drain_ignored(self) -> Counter[str]: ...

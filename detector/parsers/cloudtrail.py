@@ -238,7 +238,7 @@ class CloudTrailParser(ParserOutputs):
             raise Ignored("cloudtrail digest file")
         return [self._event(document)]
 
-    def flush(self, final: bool = False) -> list[AccessEvent]:
+    def flush(self, final: bool = False, now: float | None = None) -> list[AccessEvent]:
         # Every CloudTrail event is complete on its own: nothing is held back.
         return []
 

@@ -108,9 +108,10 @@ class VaultAuditParser(ParserOutputs):
         """The time of the oldest request still waiting for its response, if any."""
         return next(iter(self._pending.values()))[0] if self._pending else None
 
-    def flush(self, final: bool = False) -> list[AccessEvent]:
+    def flush(self, final: bool = False, now: float | None = None) -> list[AccessEvent]:
         released = []
-        deadline = self._clock - self.pair_timeout
+        clock = self._clock if now is None else max(self._clock, now)
+        deadline = clock - self.pair_timeout
         while self._pending:
             key, (time, entry) = next(iter(self._pending.items()))
             if not final and time > deadline:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import logging
 import os
+import pickle
 import time as wall
 import zlib
 from collections.abc import Callable
@@ -17,7 +18,9 @@ import orjson
 
 from detector.build import build_pipeline
 from detector.config import PipelineFile
+from detector.errors import ConfigError
 from detector.event import AccessEvent
+from detector.model import RiskModel
 from detector.partitioning import identity_partition
 from detector.pipeline import Pipeline, ScoredEvent
 from detector.streaming.app import create_app
@@ -35,6 +38,7 @@ log = logging.getLogger(__name__)
 
 _TICK = 0.05  # seconds between ticks: batches out, watermarks forward
 _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new owners)
+_CHECKPOINT = 10.0  # seconds between checkpoints of the population models
 _entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
 _events_decoder = msgspec.msgpack.Decoder(list[AccessEvent])
 
@@ -73,12 +77,14 @@ class StreamingWorker:
         self.on_scored = on_scored
         profile_idle = build_pipeline(config, partitions=1).model.store.idle_ttl
         self.identities = IdentityTable(self.tables.identities, self.partitions, profile_idle)
-        self.route_stage = RouteStage(lateness=0.2, idle=self.settings.idle)
+        self.route_stage = RouteStage(
+            lateness=0.2, idle=self.settings.idle, skew=self.settings.clock_skew
+        )
         self.parse_stages: dict[int, ParseStage] = {}
         self.score_stages: dict[int, ScoreStage] = {}
         self._pipelines: dict[int, Pipeline] = {}
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
-        self._last_flush = self._last_stats = wall.monotonic()
+        self._last_flush = self._last_stats = self._last_checkpoint = wall.monotonic()
         self.stats = stats
         self._ends: dict[Any, int] = {}
         self.entry_outbox = Outbox(self.topics.entries)
@@ -89,13 +95,32 @@ class StreamingWorker:
     # -- per-partition objects -----------------------------------------------------------
 
     def pipeline(self, partition: int) -> Pipeline:
-        """The pipeline of one partition: its parser for entries, its model for events."""
+        """The pipeline of one partition: its parser for entries, its model for events.
+
+        Its population models resume from the partition's last checkpoint, if any.
+        """
         pipeline = self._pipelines.get(partition)
         if pipeline is None:
             pipeline = build_pipeline(self.config, _TopicDeadLetters(self.topics.deadletters), 1)
             pipeline.model.store = self.identities
+            saved = self.tables.populations.data.get(str(partition).encode())
+            if saved:
+                detectors = pickle.loads(saved)  # noqa: S301 - our own changelog
+                if [repr(d) for d in detectors] == [repr(d) for d in pipeline.model.detectors]:
+                    pipeline.model = RiskModel(detectors, pipeline.model.scorer, self.identities)
             self._pipelines[partition] = pipeline
         return pipeline
+
+    def checkpoint(self, partitions: set[int] | None = None) -> None:
+        """Write the population models of (some of) this worker's partitions."""
+        table = self.tables.populations
+        for partition, pipeline in self._pipelines.items():
+            if partitions is not None and partition not in partitions:
+                continue
+            key = str(partition).encode()
+            value = pickle.dumps(pipeline.model.detectors, protocol=pickle.HIGHEST_PROTOCOL)
+            table.data[key] = value
+            table.send_changelog(partition, key, value, value_serializer="raw")
 
     def parse_stage(self, partition: int) -> ParseStage:
         stage = self.parse_stages.get(partition)
@@ -164,6 +189,26 @@ class StreamingWorker:
         except Exception:  # noqa: BLE001 - nothing fetched yet
             known = None
         return known if known is not None else self._ends.get(tp)
+
+    def _committed(self, tp: Any) -> int | None:
+        """The offset committed for ``tp`` as the consumer last read or wrote it."""
+        committed = getattr(self.app.consumer, "_committed_offset", None)
+        return committed.get(tp) if committed is not None else None
+
+    def topology_problem(self) -> ConfigError | None:
+        """A raw topic with another partition count than ``raw_partitions`` (made by hand
+        or by an older configuration): every stage would wait forever for the missing ones.
+        """
+        settings = self.settings
+        actual = self.app.consumer.topic_partitions(settings.raw_topic) if self.app.consumer else 0
+        if not actual or actual == settings.raw_partitions:
+            return None
+        return ConfigError(
+            self.config.path,
+            "streaming.raw_partitions",
+            f"is {settings.raw_partitions}, but topic {settings.raw_topic!r} has {actual} "
+            f"partitions: set it to {actual} (or DETECTOR_RAW_PARTITIONS={actual})",
+        )
 
     async def _refresh_ends(self) -> None:
         """Ask the broker for the raw partitions' end offsets (empty ones never say)."""
@@ -249,6 +294,11 @@ class StreamingWorker:
 
         @app.timer(interval=0.5)
         async def ends() -> None:
+            problem = self.topology_problem()
+            if problem is not None:
+                log.critical("%s", problem)
+                await app.crash(problem)
+                return
             await self._refresh_ends()
 
         @app.on_partitions_revoked.connect
@@ -264,6 +314,7 @@ class StreamingWorker:
         self._flush_route()
         self._flush_parse()
         self.identities.flush(only=partitions)
+        self.checkpoint(partitions)
         for partition in partitions:
             self.score_stages.pop(partition, None)
             self.parse_stages.pop(partition, None)
@@ -290,7 +341,9 @@ class StreamingWorker:
         settings = self.settings
         self._flush_route()
         for tp in self._assigned_tps(settings.raw_topic):
-            mark = self.route_stage.watermark(tp.partition, self._highwater(tp))
+            mark = self.route_stage.watermark(
+                tp.partition, self._highwater(tp), self._committed(tp)
+            )
             self._broadcast_mark(self.topics.entries, "route", tp.partition, mark)
         entries = self._assigned(settings.entries_topic)
         for partition in entries:
@@ -309,6 +362,9 @@ class StreamingWorker:
         if now - self._last_flush >= settings.state_flush:
             self._last_flush = now
             self.identities.flush()
+        if now - self._last_checkpoint >= _CHECKPOINT:
+            self._last_checkpoint = now
+            self.checkpoint()
         if self.stats is not None and now - self._last_stats >= 1.0:
             self._last_stats = now
             self.write_stats()
@@ -321,6 +377,7 @@ class StreamingWorker:
             "partitions": self._assigned(self.settings.events_topic),
             "counts": self.counts(),
             "duplicates": sum(stage.duplicates for stage in self.score_stages.values()),
+            "replayed": sum(stage.replayed for stage in self.score_stages.values()),
             "waiting": sum(len(stage) for stage in self.score_stages.values()),
             "identities": len(self.identities),
         }

@@ -41,6 +41,7 @@ class StreamingSection(msgspec.Struct, forbid_unknown_fields=True):
     session_timeout: float | str = "10s"
     heartbeat_interval: float | str = "1s"
     idle: float | str = "0.5s"
+    clock_skew: float | str = "2s"
     state_flush: float | str = "1s"
     security_protocol: str = "PLAINTEXT"
     sasl_mechanism: str = "PLAIN"
@@ -51,7 +52,7 @@ class StreamingSection(msgspec.Struct, forbid_unknown_fields=True):
     data_dir: str = "../models/streaming"
 
     def __post_init__(self) -> None:
-        for name in ("session_timeout", "heartbeat_interval", "idle", "state_flush"):
+        for name in ("session_timeout", "heartbeat_interval", "idle", "clock_skew", "state_flush"):
             try:
                 setattr(self, name, parse_duration(getattr(self, name)))
             except ValueError as exc:

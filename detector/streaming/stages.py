@@ -110,15 +110,27 @@ class RouteStage:
     """Raw lines → keyed entries; per raw partition, the watermark it has reached.
 
     Lines of one raw partition are assumed in time order up to ``lateness`` seconds. A
-    partition counts as caught up (watermark ``inf``) when everything in it has been read
-    (``next offset >= highwater``) and nothing came for ``idle`` seconds of wall clock: a
-    live stream that pauses must not hold every other partition back.
+    partition is quiet when everything in it has been read (``next offset >= highwater``)
+    and nothing came for ``idle`` seconds: a live stream that pauses must not hold every
+    other partition back, so a quiet partition's watermark follows the wall clock (less
+    ``skew``, how far a server's clock may lag ours). It is a bound, not "nothing more
+    will come": if the worker dies, its last word stays true for lines written later.
+    A replay of old logs meets the wall clock's bound at once and goes through unhindered.
     """
 
-    def __init__(self, lateness: float, idle: float, clock: Callable[[], float] = wall.monotonic):
+    def __init__(
+        self,
+        lateness: float,
+        idle: float,
+        skew: float = 2.0,
+        clock: Callable[[], float] = wall.monotonic,
+        now: Callable[[], float] = wall.time,
+    ):
         self.lateness = lateness
         self.idle = idle
+        self.skew = skew
         self.clock = clock
+        self.now = now
         self.newest: dict[int, float] = {}
         self.next_offset: dict[int, int] = {}
         self.last_heard: dict[int, float] = {}
@@ -132,15 +144,17 @@ class RouteStage:
             self.newest[partition] = time
         return key, time
 
-    def watermark(self, partition: int, highwater: int | None) -> float:
-        """``highwater``: the partition's end offset as the consumer knows it (None: not yet)."""
+    def watermark(self, partition: int, highwater: int | None, committed: int | None) -> float:
+        """``highwater``: the partition's end offset as the consumer knows it (None: not
+        yet); ``committed``: the offset committed for it (a new owner starts there)."""
         if highwater is None:
             return -INFINITY  # we do not know what is in it yet
-        caught_up = self.next_offset.get(partition, 0) >= highwater
+        read = max(self.next_offset.get(partition, 0), committed or 0)
+        newest = self.newest.get(partition, -INFINITY)
         heard = self.last_heard.get(partition)
-        if caught_up and (heard is None or self.clock() - heard >= self.idle):
-            return INFINITY
-        return self.newest.get(partition, -INFINITY) - self.lateness
+        if read >= highwater and (heard is None or self.clock() - heard >= self.idle):
+            return max(newest, self.now() - self.skew)
+        return newest - self.lateness
 
 
 class ParseStage:
@@ -174,9 +188,10 @@ class ParseStage:
                 done(token)
         return events
 
-    def flush(self, final: bool = False) -> list[AccessEvent]:
-        """Requests whose response did not come in time (by the parser's event clock)."""
-        return self.pipeline.flush(final)
+    def flush(self) -> list[AccessEvent]:
+        """Requests whose response did not come in time: by the upstream watermark, which
+        moves on in a quiet stream too, where the parser's own event clock stands still."""
+        return self.pipeline.flush(now=self.upstream.low)
 
     def watermark(self) -> float:
         """Everything older has been sent: no upstream will send older, nothing older waits."""
@@ -194,19 +209,21 @@ class ScoreStage:
 
     Events wait in a heap until the watermark over every parse partition has passed them;
     one that arrives after its time was released is scored at once (the pipeline counts it
-    as late).
+    as late). Kafka delivers at least once: an event seen lately is dropped, and one that
+    its identity's state has already applied (replayed after a failover, from before the
+    state was last written) is skipped, so nothing is learned twice.
     """
 
     def __init__(self, pipeline: Pipeline, entries_partitions: int, memory: int = 200_000) -> None:
         self.pipeline = pipeline
         self.upstream = WatermarkTracker(entries_partitions)
-        self._heap: list[tuple[float, str, int, AccessEvent, int]] = []
+        self._heap: list[tuple[float, str, int, AccessEvent, int, bool]] = []
         self._sequence = itertools.count()
-        # Ids seen lately: Kafka delivers at least once, and a redelivered event must not
-        # be scored (and learned) twice.
+        self._released: tuple[float, str] = (-INFINITY, "")
         self._seen: dict[str, None] = {}
         self.memory = memory
         self.duplicates = 0
+        self.replayed = 0
 
     def push(self, event: AccessEvent, token: int = 0) -> bool:
         """Hold an event; ``False`` (and nothing held) for a duplicate of one seen lately."""
@@ -217,20 +234,32 @@ class ScoreStage:
         seen[event.event_id] = None
         if len(seen) > self.memory:
             del seen[next(iter(seen))]
-        item = (event.time, event.event_id, next(self._sequence), event, token)
+        late = (event.time, event.event_id) < self._released
+        item = (event.time, event.event_id, next(self._sequence), event, token, late)
         heapq.heappush(self._heap, item)
         return True
 
     def release(self, done: Callable[[int], None] | None = None) -> list[ScoredEvent]:
         """Score every event the watermark has passed, oldest first; ``done(token)`` is
-        told of each event scored."""
+        told of each event scored (or skipped)."""
         low = self.upstream.low
         heap, scored = self._heap, []
+        states = self.pipeline.model.store
         while heap and heap[0][0] <= low:
-            _, _, _, event, token = heapq.heappop(heap)
-            result = self.pipeline.score(event)
-            if result is not None:
-                scored.append(result)
+            time, event_id, _, event, token, late = heapq.heappop(heap)
+            key = (time, event_id)
+            state = states.get(event.identity)
+            if not late and state is not None and key <= state.applied:
+                self.replayed += 1
+            else:
+                result = self.pipeline.score(event)
+                if result is not None:
+                    scored.append(result)
+                    state = state or states.get(event.identity)
+                    if state is not None and key > state.applied:
+                        state.applied = key
+            if key > self._released:
+                self._released = key
             if done is not None:
                 done(token)
         return scored

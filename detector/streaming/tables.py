@@ -8,14 +8,19 @@ __all__ = ["Tables"]
 
 
 class Tables:
-    """``identities``: every identity's learned state, on its partition; ``delivered``: the
-    alert ids already passed downstream (at-least-once in, once out)."""
+    """``identities``: every identity's learned state, on its partition; ``populations``:
+    each partition's population models (checkpointed); ``delivered``: the alert ids already
+    passed downstream (at-least-once in, once out)."""
 
     def __init__(self, app: Any, partitions: int) -> None:
-        import faust
-
         # Keys and values travel as bytes: the runtime (de)serializes them itself, so the
         # changelog is written exactly when and how it chooses.
-        raw = faust.Schema(key_serializer="raw", value_serializer="raw")
-        self.identities = app.Table("identities", partitions=partitions, schema=raw)
-        self.delivered = app.Table("delivered", partitions=partitions, schema=raw)
+        self.identities = app.Table(
+            "identities", partitions=partitions, key_type=bytes, value_type=bytes
+        )
+        self.populations = app.Table(
+            "populations", partitions=partitions, key_type=bytes, value_type=bytes
+        )
+        self.delivered = app.Table(
+            "delivered", partitions=partitions, key_type=bytes, value_type=bytes
+        )
