@@ -29,6 +29,7 @@ class SocketDevice:
         self.producer = producer
         self.received = 0
         self._server: asyncio.base_events.Server | None = None
+        self._connections: set[asyncio.StreamWriter] = set()
 
     async def start(self) -> None:
         self._server = await asyncio.start_server(self._serve, self.host, self.port, limit=_LIMIT)
@@ -37,10 +38,15 @@ class SocketDevice:
     async def stop(self) -> None:
         if self._server is not None:
             self._server.close()
+            # Vault never hangs up, and from Python 3.12 ``wait_closed`` waits for every
+            # connection: end them (what was already received is still shipped).
+            for writer in list(self._connections):
+                writer.close()
             await self._server.wait_closed()
 
     async def _serve(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         peer = writer.get_extra_info("peername")
+        self._connections.add(writer)
         try:
             while line := await reader.readline():
                 if line.strip():
@@ -49,5 +55,6 @@ class SocketDevice:
         except (ConnectionError, asyncio.LimitOverrunError, ValueError) as exc:
             log.warning("audit connection from %s ended: %s", peer, exc)
         finally:
+            self._connections.discard(writer)
             writer.close()
             await writer.wait_closed()

@@ -43,6 +43,7 @@ class FileShipper:
         self.follow = follow
         self.acked: tuple[int, int] | None = self._load()  # (inode, position) safely shipped
         self._stop = asyncio.Event()
+        self._truncated = False  # the file was emptied in place: read it again from its start
         producer.on_acked = self._on_acked
 
     def stop(self) -> None:
@@ -109,9 +110,13 @@ class FileShipper:
                 return
             await asyncio.sleep(self.poll)
         with open(self.path, "rb") as stream:
-            inode = os.fstat(stream.fileno()).st_ino
-            if self.acked is not None and self.acked[0] == inode:
-                stream.seek(min(self.acked[1], os.fstat(stream.fileno()).st_size))
+            status = os.fstat(stream.fileno())
+            inode = status.st_ino
+            if self._truncated:
+                self._truncated = False  # what it holds now was written after the truncation
+            elif self.acked is not None and self.acked[0] == inode:
+                # Shorter than the saved position: truncated meanwhile, all of it is new.
+                stream.seek(self.acked[1] if self.acked[1] <= status.st_size else 0)
             await self._ship_stream(stream, inode, until_eof=not self.follow)
 
     async def _ship_stream(self, stream, inode: int, until_eof: bool) -> None:
@@ -129,16 +134,27 @@ class FileShipper:
                 if partial.strip():
                     await self.producer.put(partial, (inode, stream.tell()))
                 return
-            if self._rotated(inode, stream.tell()):
-                return  # the caller reopens the new file
+            rotation = self._rotation(inode, stream.tell())
+            if rotation == "truncated":
+                self._truncated = True
+                return  # the caller reads the file again from its start
+            if rotation == "moved":
+                until_eof = True  # what the writer added since our last read, then the new file
+                continue
             await asyncio.sleep(self.poll)
 
-    def _rotated(self, inode: int, position: int) -> bool:
+    def _rotation(self, inode: int, position: int) -> str | None:
+        """``"moved"`` (renamed and replaced), ``"truncated"`` (emptied in place) or None."""
         try:
             status = self.path.stat()
         except FileNotFoundError:
-            return False
-        return status.st_ino != inode or status.st_size < position
+            return None  # renamed, no new file yet: the writer still writes to this one
+        if status.st_ino != inode:
+            # Until the writer reopens the path (Vault does on SIGHUP, after logrotate's
+            # ``create``) it goes on writing to the renamed file: that one is finished only
+            # once the new one has something in it.
+            return "moved" if status.st_size > 0 else None
+        return "truncated" if status.st_size < position else None
 
     @staticmethod
     def _inode(path: Path) -> int | None:

@@ -122,7 +122,7 @@ class RouteStage:
         self,
         lateness: float,
         idle: float,
-        skew: float = 2.0,
+        skew: float = 1.0,
         clock: Callable[[], float] = wall.monotonic,
         now: Callable[[], float] = wall.time,
     ):
