@@ -1,20 +1,19 @@
 """Throughput and latency of one streaming worker on a real Kafka-protocol broker (Tansu).
 
-Starts Tansu (the ``dev-broker`` extra) on a free loopback port and one worker in this
-process, then:
+Starts Tansu (the ``dev-broker`` extra) on a free loopback port, then:
 
-1. **catch-up**: produces a whole simulated audit log at once and times it until every
-   event is scored: lines per second for one worker (two cores here, shared with the
-   broker and the producer);
-2. **live**: sends request/response pairs stamped with the current time, ``--rate`` pairs
-   a second for ``--live`` seconds, and measures each event from the moment its response
-   was produced to the moment it was scored (p50, p99, max). This includes the producer's
-   batching, three topics and the ordering stages' wait on the quiet partitions'
-   watermarks (``clock_skew``).
+1. **catch-up**: puts a whole simulated audit log on the raw topic, starts one worker (in
+   this process) and times it from its first scored event to its last: audit lines per
+   second for one worker (two cores here, shared with the broker);
+2. **live**: a separate producer process sends request/response pairs stamped with the
+   current time at ``--rate`` lines a second for ``--live`` seconds, and each event is
+   measured from its time stamp (when it was produced) to the moment the worker scored it
+   (p50, p99, max). This includes the producer's batching, the three topics between the
+   stages, and the ordering stages' wait for every partition's watermark.
 
 It asserts nothing.
 
-    python bench/streaming.py [--days 1.5] [--live 20] [--rate 20]
+    python bench/streaming.py [--days 3] [--live 20] [--rate 5000]
 """
 
 from __future__ import annotations
@@ -28,6 +27,7 @@ import signal
 import socket
 import statistics
 import subprocess
+import sys
 import tempfile
 import threading
 import time
@@ -76,90 +76,95 @@ def pipeline_file(directory: Path, bootstrap: str, inventory: Path) -> Path:
     return path
 
 
-def live_pairs(lines: list[bytes], count: int) -> list[list[dict]]:
+def live_pairs(lines: list[bytes]) -> list[list[dict]]:
     """Request/response pairs from the end of the log, to be sent again as new calls."""
     entries: dict[str, list[dict]] = {}
     for line in lines[-20_000:]:
         entry = orjson.loads(line)
         entries.setdefault(entry["request"]["id"], []).append(entry)
-    pairs = [pair for pair in entries.values() if len(pair) == 2]
-    return pairs[-count:]
+    return [pair for pair in entries.values() if len(pair) == 2]
+
+
+async def produce_live(bootstrap: str, topic: str, log: Path, rate: float, seconds: float) -> None:
+    """Live traffic (run in its own process): pairs stamped with the time they are sent."""
+    pairs = live_pairs(log.read_bytes().splitlines())
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
+    await producer.start()
+    try:
+        started = time.perf_counter()
+        sent = 0
+        while (elapsed := time.perf_counter() - started) < seconds:
+            due = int(elapsed * rate)
+            while sent < due:
+                pair = pairs[(sent // 2) % len(pairs)]
+                call = str(uuid.uuid4())
+                for entry in pair:
+                    entry["time"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
+                    entry["request"]["id"] = call
+                    await producer.send(topic, orjson.dumps(entry))
+                sent += 2
+            await asyncio.sleep(0.002)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
 class Bench:
-    def __init__(self, args: argparse.Namespace, bootstrap: str, lines: list[bytes]) -> None:
-        self.args = args
-        self.bootstrap = bootstrap
-        self.lines = lines
+    """Counts what the worker scores: catch-up progress, then the live events' delays."""
+
+    def __init__(self, events: int) -> None:
+        self.events = events
         self.scored = 0
-        self.sent: dict[str, float] = {}
-        self.latencies: list[float] = []
+        self.first = self.last = 0.0
+        self.live_since = float("inf")
+        self.delays: list[float] = []
 
     def on_scored(self, scored: ScoredEvent) -> None:
+        now = time.time()
+        if scored.event.time >= self.live_since:
+            self.delays.append(now - scored.event.time)
+            return
         self.scored += 1
-        sent = self.sent.pop(scored.event.event_id, None)
-        if sent is not None:
-            self.latencies.append(time.perf_counter() - sent)
+        self.first = self.first or now
+        self.last = now
 
-    async def produce(self, worker: StreamingWorker) -> None:
-        producer = AIOKafkaProducer(bootstrap_servers=self.bootstrap, linger_ms=5)
-        await producer.start()
-        try:
-            topic = worker.settings.raw_topic
-            started = time.perf_counter()
-            for line in self.lines:
-                await producer.send(topic, line)
-            await producer.flush()
-            expected = self.args.events
-            while self.scored < expected:
-                await asyncio.sleep(0.05)
-            elapsed = time.perf_counter() - started
-            print(
-                f"catch-up: {len(self.lines):,} lines ({expected:,} events) in {elapsed:.1f} s: "
-                f"{len(self.lines) / elapsed:,.0f} lines/s for one worker"
-            )
-            await self.live(producer, topic)
-        finally:
-            await producer.stop()
+    def catch_up_report(self, lines: int) -> None:
+        elapsed = self.last - self.first
+        print(
+            f"catch-up: {lines:,} lines ({self.events:,} events) scored in {elapsed:.1f} s "
+            f"from the first to the last: {lines / elapsed:,.0f} lines/s for one worker"
+        )
 
-    async def live(self, producer: AIOKafkaProducer, topic: str) -> None:
-        pairs = live_pairs(self.lines, int(self.args.live * self.args.rate))
-        for pair in pairs:
-            call = str(uuid.uuid4())
-            for entry in pair:
-                now = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
-                entry["time"] = now
-                entry["request"]["id"] = call
-                await producer.send(topic, orjson.dumps(entry))
-            self.sent[call] = time.perf_counter()
-            await asyncio.sleep(1 / self.args.rate)
-        await asyncio.sleep(self.args.settle)
-        waits = sorted(self.latencies)
-        if not waits:
+    def live_report(self, rate: float, seconds: float) -> None:
+        delays = sorted(self.delays)
+        if not delays:
             print("live: no event scored")
             return
-        p50 = statistics.median(waits)
-        p99 = waits[min(len(waits) - 1, int(0.99 * len(waits)))]
+        p50 = statistics.median(delays)
+        p99 = delays[min(len(delays) - 1, int(0.99 * len(delays)))]
         print(
-            f"live: {len(waits)} of {len(pairs)} calls scored; produce to scored "
-            f"p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, max {waits[-1] * 1000:.0f} ms"
+            f"live at {rate:,.0f} lines/s for {seconds:.0f} s: {len(delays):,} events scored; "
+            f"produce to scored p50 {p50 * 1000:.0f} ms, p99 {p99 * 1000:.0f} ms, "
+            f"max {delays[-1] * 1000:.0f} ms"
         )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--days", type=float, default=1.5)
+    parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--live", type=float, default=20.0, help="seconds of live traffic")
-    parser.add_argument("--rate", type=float, default=20.0, help="live calls per second")
-    parser.add_argument("--settle", type=float, default=5.0)
+    parser.add_argument("--rate", type=float, default=5000.0, help="live audit lines per second")
+    parser.add_argument("--produce-live", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "LOG"))
     args = parser.parse_args()
+    if args.produce_live:
+        bootstrap, topic, log = args.produce_live
+        asyncio.run(produce_live(bootstrap, topic, Path(log), args.rate, args.live))
+        return
 
     with tempfile.TemporaryDirectory(prefix="detector-bench-") as tmp:
         directory = Path(tmp)
         simulate(directory / "org", seed=args.seed, days=args.days)
-        lines = (directory / "org" / "audit.log").read_bytes().splitlines()
-        args.events = len({orjson.loads(line)["request"]["id"] for line in lines})
         port = free_port()
         bootstrap = f"127.0.0.1:{port}"
         broker = subprocess.Popen(
@@ -170,33 +175,51 @@ def main() -> None:
         )
         try:
             wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 20, "broker")
-            asyncio.run(create_topic(bootstrap, "detector.raw", 4))
-            run(args, directory, bootstrap, lines)
+            run(args, directory, bootstrap)
         finally:
             broker.terminate()
             broker.wait(timeout=10)
 
 
-async def create_topic(bootstrap: str, name: str, partitions: int) -> None:
+async def preload(bootstrap: str, topic: str, partitions: int, lines: list[bytes]) -> None:
+    """The raw topic with the whole log on it, spread over its partitions as shippers do."""
     admin = AIOKafkaAdminClient(bootstrap_servers=bootstrap)
     await admin.start()
     try:
-        await admin.create_topics([NewTopic(name, partitions, 1)])
+        await admin.create_topics([NewTopic(topic, partitions, 1)])
     finally:
         await admin.close()
+    producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=20)
+    await producer.start()
+    try:
+        for number, line in enumerate(lines):
+            await producer.send(topic, line, partition=number % partitions)
+        await producer.flush()
+    finally:
+        await producer.stop()
 
 
-def run(args: argparse.Namespace, directory: Path, bootstrap: str, lines: list[bytes]) -> None:
+def run(args: argparse.Namespace, directory: Path, bootstrap: str) -> None:
+    log = directory / "org" / "audit.log"
+    lines = log.read_bytes().splitlines()
     config = load_pipeline_file(
         pipeline_file(directory, bootstrap, directory / "org" / "inventory.toml")
     )
-    bench = Bench(args, bootstrap, lines)
+    topic = config.streaming.raw_topic
+    asyncio.run(preload(bootstrap, topic, config.streaming.raw_partitions, lines))
+    bench = Bench(len({orjson.loads(line)["request"]["id"] for line in lines}))
     worker = StreamingWorker(config, directory / "faust", on_scored=bench.on_scored)
 
     def drive() -> None:
-        wait_for(lambda: len(worker._assigned(worker.settings.events_topic)) == 4, 90, "partitions")
         try:
-            asyncio.run(bench.produce(worker))
+            wait_for(lambda: bench.scored >= bench.events, 600, "the catch-up")
+            bench.catch_up_report(len(lines))
+            bench.live_since = time.time()
+            command = [sys.executable, __file__, "--produce-live", bootstrap, topic, str(log)]
+            command += ["--rate", str(args.rate), "--live", str(args.live)]
+            subprocess.run(command, check=True)
+            time.sleep(3.0)  # the last events on their way
+            bench.live_report(args.rate, args.live)
         finally:
             os.kill(os.getpid(), signal.SIGTERM)  # the worker shuts down cleanly
 

@@ -21,6 +21,7 @@ COMMANDS = {
     "demo": "detector.cli.demo:demo",
     "worker": "detector.cli.worker:worker",
     "ship": "detector.cli.ship:ship",
+    "respond": "detector.cli.respond:respond",
     "dev-broker": "detector.cli.dev_broker:dev_broker",
     "actions": "detector.cli.actions:actions",
     "slack-actions": "detector.cli.slack_actions:slack_actions",

@@ -56,23 +56,25 @@ def ship(
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
     if (path is None) == (listen is None):
         raise click.UsageError("give exactly one of --file PATH or --listen tcp://HOST:PORT")
+    from detector.streaming.settings import client_security, with_environment
+
     try:
         config = load_pipeline_file(pipeline_file)
+        settings = with_environment(config.streaming, config.path)
+        security = client_security(settings)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
-    from detector.streaming.settings import with_environment
-
-    settings = with_environment(config.streaming, config.path)
-    asyncio.run(_ship(settings, path, listen, offsets, buffer, once))
+    asyncio.run(_ship(settings, security, path, listen, offsets, buffer, once))
 
 
-async def _ship(settings, path, listen, offsets, buffer, once) -> None:
+async def _ship(settings, security, path, listen, offsets, buffer, once) -> None:
     from detector.shipping.producer import LineProducer
     from detector.shipping.socket_device import SocketDevice
     from detector.shipping.tail import FileShipper
+    from detector.streaming.settings import bootstrap_servers
 
-    bootstrap = settings.broker.split("://", 1)[1]
-    producer = LineProducer(bootstrap, settings.raw_topic, buffer=buffer)
+    bootstrap = bootstrap_servers(settings.broker)
+    producer = LineProducer(bootstrap, settings.raw_topic, buffer=buffer, **security)
     await producer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -10,11 +10,11 @@ import msgspec
 
 from detector.actions.config import ActionsSection, SlackSection, VaultSection
 from detector.config.loading import decode_file, invalid, parse_duration, resolve
+from detector.config.streaming import StreamingSection
 from detector.enrichers.sensitivity import LEVELS
 from detector.errors import ConfigError
 from detector.metrics_config import MetricsSection
 from detector.store.config import StoreSection
-from detector.streaming.settings import StreamingSection
 
 __all__ = ["PipelineFile", "load_pipeline_file"]
 

@@ -36,7 +36,7 @@ __all__ = ["StreamingWorker"]
 
 log = logging.getLogger(__name__)
 
-_TICK = 0.05  # seconds between ticks: batches out, watermarks forward
+_TICK = 0.025  # seconds between ticks: batches out, watermarks forward
 _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new owners)
 _CHECKPOINT = 10.0  # seconds between checkpoints of the population models
 _entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
@@ -78,7 +78,7 @@ class StreamingWorker:
         profile_idle = build_pipeline(config, partitions=1).model.store.idle_ttl
         self.identities = IdentityTable(self.tables.identities, self.partitions, profile_idle)
         self.route_stage = RouteStage(
-            lateness=0.2, idle=self.settings.idle, skew=self.settings.clock_skew
+            lateness=self.settings.lateness, idle=self.settings.idle, skew=self.settings.clock_skew
         )
         self.parse_stages: dict[int, ParseStage] = {}
         self.score_stages: dict[int, ScoreStage] = {}

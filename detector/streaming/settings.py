@@ -15,58 +15,16 @@ from typing import Any
 
 import msgspec
 
-from detector.config.loading import invalid, parse_duration
+from detector.config.streaming import StreamingSection
 from detector.errors import ConfigError
 
-__all__ = ["StreamingSection", "broker_credentials", "with_environment"]
-
-PROTOCOLS = ("PLAINTEXT", "SSL", "SASL_PLAINTEXT", "SASL_SSL")
-MECHANISMS = ("PLAIN", "SCRAM-SHA-256", "SCRAM-SHA-512")
-
-
-class StreamingSection(msgspec.Struct, forbid_unknown_fields=True):
-    """Where the streaming runtime reads and writes, and how it behaves on Kafka."""
-
-    broker: str = "kafka://127.0.0.1:9092"
-    app_id: str = "secret-access-detector"  # also the consumer group
-    raw_topic: str = "detector.raw"
-    raw_partitions: int = 4
-    entries_topic: str = "detector.entries"
-    events_topic: str = "detector.events"
-    alerts_topic: str = "detector.alerts"
-    actions_topic: str = "detector.actions"
-    deadletter_topic: str = "detector.deadletter"
-    notifications_topic: str = "detector.notifications"
-    replication_factor: int = 1
-    session_timeout: float | str = "10s"
-    heartbeat_interval: float | str = "1s"
-    idle: float | str = "0.5s"
-    clock_skew: float | str = "1s"
-    state_flush: float | str = "1s"
-    security_protocol: str = "PLAINTEXT"
-    sasl_mechanism: str = "PLAIN"
-    ssl_cafile: str = ""
-    ssl_certfile: str = ""
-    ssl_keyfile: str = ""
-    web_port: int = 0
-    data_dir: str = "../models/streaming"
-
-    def __post_init__(self) -> None:
-        for name in ("session_timeout", "heartbeat_interval", "idle", "clock_skew", "state_flush"):
-            try:
-                setattr(self, name, parse_duration(getattr(self, name)))
-            except ValueError as exc:
-                raise invalid(name, str(exc)) from None
-        if not self.broker.startswith(("kafka://", "aiokafka://")):
-            raise invalid("broker", f"must start with kafka://, not {self.broker!r}")
-        if self.security_protocol not in PROTOCOLS:
-            raise invalid("security_protocol", f"must be one of {', '.join(PROTOCOLS)}")
-        if self.sasl_mechanism not in MECHANISMS:
-            raise invalid("sasl_mechanism", f"must be one of {', '.join(MECHANISMS)}")
-        if not 1 <= self.raw_partitions <= 1024:
-            raise invalid("raw_partitions", "must be between 1 and 1024")
-        if self.heartbeat_interval >= self.session_timeout:
-            raise invalid("heartbeat_interval", "must be shorter than session_timeout")
+__all__ = [
+    "StreamingSection",
+    "bootstrap_servers",
+    "broker_credentials",
+    "client_security",
+    "with_environment",
+]
 
 
 def with_environment(section: StreamingSection, path: str) -> StreamingSection:
@@ -86,6 +44,16 @@ def with_environment(section: StreamingSection, path: str) -> StreamingSection:
         raise ConfigError(path, "streaming (from the environment)", str(exc)) from None
 
 
+def bootstrap_servers(broker: str) -> str:
+    """``host:port,host:port`` for aiokafka from a Faust broker URL.
+
+    >>> bootstrap_servers("kafka://b-1:9096;kafka://b-2:9096")
+    'b-1:9096,b-2:9096'
+    """
+    hosts = (part.strip().split("://", 1)[-1] for part in broker.split(";"))
+    return ",".join(host for host in hosts if host)
+
+
 def _secret(name: str) -> str | None:
     value = os.environ.get(name)
     if value:
@@ -96,24 +64,34 @@ def _secret(name: str) -> str | None:
     return None
 
 
+def _ssl_context(section: StreamingSection) -> ssl.SSLContext | None:
+    if section.security_protocol not in ("SSL", "SASL_SSL"):
+        return None
+    context = ssl.create_default_context(cafile=section.ssl_cafile or None)
+    if section.ssl_certfile:
+        context.load_cert_chain(section.ssl_certfile, keyfile=section.ssl_keyfile or None)
+    return context
+
+
+def _sasl_login(section: StreamingSection) -> tuple[str, str]:
+    username = _secret("DETECTOR_SASL_USERNAME")
+    password = _secret("DETECTOR_SASL_PASSWORD")
+    if not username or not password:
+        raise ConfigError(
+            "environment",
+            "DETECTOR_SASL_USERNAME / DETECTOR_SASL_PASSWORD",
+            f"required for security_protocol {section.security_protocol}",
+        )
+    return username, password
+
+
 def broker_credentials(section: StreamingSection) -> Any:
     """Faust broker credentials from the section and the environment (``None``: none)."""
     import faust
 
-    context = None
-    if section.security_protocol in ("SSL", "SASL_SSL"):
-        context = ssl.create_default_context(cafile=section.ssl_cafile or None)
-        if section.ssl_certfile:
-            context.load_cert_chain(section.ssl_certfile, keyfile=section.ssl_keyfile or None)
+    context = _ssl_context(section)
     if section.security_protocol.startswith("SASL"):
-        username = _secret("DETECTOR_SASL_USERNAME")
-        password = _secret("DETECTOR_SASL_PASSWORD")
-        if not username or not password:
-            raise ConfigError(
-                "environment",
-                "DETECTOR_SASL_USERNAME / DETECTOR_SASL_PASSWORD",
-                f"required for security_protocol {section.security_protocol}",
-            )
+        username, password = _sasl_login(section)
         return faust.SASLCredentials(
             username=username,
             password=password,
@@ -121,3 +99,19 @@ def broker_credentials(section: StreamingSection) -> Any:
             mechanism=section.sasl_mechanism,
         )
     return context
+
+
+def client_security(section: StreamingSection) -> dict[str, Any]:
+    """The same TLS / SASL settings as keyword arguments of an aiokafka producer or consumer."""
+    options: dict[str, Any] = {"security_protocol": section.security_protocol}
+    context = _ssl_context(section)
+    if context is not None:
+        options["ssl_context"] = context
+    if section.security_protocol.startswith("SASL"):
+        username, password = _sasl_login(section)
+        options |= {
+            "sasl_mechanism": section.sasl_mechanism,
+            "sasl_plain_username": username,
+            "sasl_plain_password": password,
+        }
+    return options
