@@ -3,8 +3,9 @@
 Starts Tansu (the ``dev-broker`` extra) on a free loopback port, then:
 
 1. **catch-up**: puts a whole simulated audit log on the raw topic, starts one worker (in
-   this process) and times it from its first scored event to its last: audit lines per
-   second for one worker (two cores here, shared with the broker);
+   this process) and times it from the moment it is given the partitions to its last
+   scored event: audit lines per second for one worker (two cores here, shared with the
+   broker);
 2. **live**: a separate producer process sends request/response pairs stamped with the
    current time at ``--rate`` lines a second for ``--live`` seconds, and each event is
    measured from its time stamp (when it was produced) to the moment the worker scored it
@@ -13,7 +14,7 @@ Starts Tansu (the ``dev-broker`` extra) on a free loopback port, then:
 
 It asserts nothing.
 
-    python bench/streaming.py [--days 3] [--live 20] [--rate 5000]
+    python bench/streaming.py [--days 3] [--live 20] [--rate 1000]
 """
 
 from __future__ import annotations
@@ -39,6 +40,7 @@ import orjson
 from aiokafka import AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
+from detector.build import build_pipeline
 from detector.cli.dev_broker import broker_command
 from detector.config import load_pipeline_file
 from detector.pipeline import ScoredEvent
@@ -54,11 +56,12 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def wait_for(check, timeout: float, what: str) -> None:
+def wait_for(check, timeout: float, what: str, progress=lambda: "") -> None:
     deadline = time.monotonic() + timeout
     while not check():
         if time.monotonic() > deadline:
-            raise SystemExit(f"timed out waiting for {what}")
+            print(f"timed out waiting for {what} {progress()}")
+            raise SystemExit(1)
         time.sleep(0.05)
 
 
@@ -115,7 +118,7 @@ class Bench:
     def __init__(self, events: int) -> None:
         self.events = events
         self.scored = 0
-        self.first = self.last = 0.0
+        self.assigned = self.last = 0.0
         self.live_since = float("inf")
         self.delays: list[float] = []
 
@@ -125,14 +128,14 @@ class Bench:
             self.delays.append(now - scored.event.time)
             return
         self.scored += 1
-        self.first = self.first or now
         self.last = now
 
     def catch_up_report(self, lines: int) -> None:
-        elapsed = self.last - self.first
+        elapsed = self.last - self.assigned
         print(
-            f"catch-up: {lines:,} lines ({self.events:,} events) scored in {elapsed:.1f} s "
-            f"from the first to the last: {lines / elapsed:,.0f} lines/s for one worker"
+            f"catch-up: {lines:,} lines ({self.events:,} events) read, parsed and scored in "
+            f"{elapsed:.1f} s from the partitions' assignment: "
+            f"{lines / elapsed:,.0f} lines/s for one worker"
         )
 
     def live_report(self, rate: float, seconds: float) -> None:
@@ -154,7 +157,7 @@ def main() -> None:
     parser.add_argument("--days", type=float, default=3.0)
     parser.add_argument("--seed", type=int, default=3)
     parser.add_argument("--live", type=float, default=20.0, help="seconds of live traffic")
-    parser.add_argument("--rate", type=float, default=5000.0, help="live audit lines per second")
+    parser.add_argument("--rate", type=float, default=1000.0, help="live audit lines per second")
     parser.add_argument("--produce-live", nargs=3, metavar=("BOOTSTRAP", "TOPIC", "LOG"))
     args = parser.parse_args()
     if args.produce_live:
@@ -167,18 +170,23 @@ def main() -> None:
         simulate(directory / "org", seed=args.seed, days=args.days)
         port = free_port()
         bootstrap = f"127.0.0.1:{port}"
+        broker_log = open(directory / "broker.log", "wb")  # noqa: SIM115 - closed below
         broker = subprocess.Popen(
             broker_command(port),
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stdout=broker_log,
+            stderr=subprocess.STDOUT,
             env={**os.environ, "RUST_LOG": "error"},
         )
         try:
             wait_for(lambda: socket.socket().connect_ex(("127.0.0.1", port)) == 0, 20, "broker")
             run(args, directory, bootstrap)
         finally:
+            if broker.poll() is not None:
+                print(f"the broker stopped (exit {broker.returncode}):")
+                print((directory / "broker.log").read_text(errors="replace")[-2000:])
             broker.terminate()
             broker.wait(timeout=10)
+            broker_log.close()
 
 
 async def preload(bootstrap: str, topic: str, partitions: int, lines: list[bytes]) -> None:
@@ -199,6 +207,14 @@ async def preload(bootstrap: str, topic: str, partitions: int, lines: list[bytes
         await producer.stop()
 
 
+def events_in(config, lines: list[bytes]) -> int:
+    """How many events the local runtime scores for these lines (what the worker must)."""
+    pipeline = build_pipeline(config)
+    events = [event for line in lines for event in pipeline.parse(line)]
+    events += pipeline.flush(final=True)
+    return sum(1 for event in events if not event.internal)
+
+
 def run(args: argparse.Namespace, directory: Path, bootstrap: str) -> None:
     log = directory / "org" / "audit.log"
     lines = log.read_bytes().splitlines()
@@ -207,12 +223,26 @@ def run(args: argparse.Namespace, directory: Path, bootstrap: str) -> None:
     )
     topic = config.streaming.raw_topic
     asyncio.run(preload(bootstrap, topic, config.streaming.raw_partitions, lines))
-    bench = Bench(len({orjson.loads(line)["request"]["id"] for line in lines}))
+    bench = Bench(events_in(config, lines))
     worker = StreamingWorker(config, directory / "faust", on_scored=bench.on_scored)
+
+    started = threading.Event()
+
+    @worker.app.task
+    async def _started() -> None:  # the consumer exists once the app's tasks run
+        started.set()
 
     def drive() -> None:
         try:
-            wait_for(lambda: bench.scored >= bench.events, 600, "the catch-up")
+            wait_for(started.is_set, 90, "the worker")
+            wait_for(lambda: len(worker._assigned(topic)) == 4, 90, "the raw partitions")
+            bench.assigned = time.time()
+            wait_for(
+                lambda: bench.scored >= bench.events,
+                300,
+                f"the catch-up ({bench.events:,} events expected)",
+                lambda: f"{bench.scored:,} scored",
+            )
             bench.catch_up_report(len(lines))
             bench.live_since = time.time()
             command = [sys.executable, __file__, "--produce-live", bootstrap, topic, str(log)]

@@ -36,7 +36,7 @@ __all__ = ["StreamingWorker"]
 
 log = logging.getLogger(__name__)
 
-_TICK = 0.025  # seconds between ticks: batches out, watermarks forward
+_TICK = 0.05  # seconds between ticks: batches out, watermarks forward
 _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new owners)
 _CHECKPOINT = 10.0  # seconds between checkpoints of the population models
 _entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
