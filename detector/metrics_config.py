@@ -12,9 +12,11 @@ streaming worker always does when this is on.
 
 from __future__ import annotations
 
+from typing import Any
+
 import msgspec
 
-__all__ = ["MetricsSection", "parse_listen"]
+__all__ = ["MetricsSection", "parse_listen", "start_metrics"]
 
 
 def parse_listen(listen: str) -> tuple[str, int]:
@@ -43,3 +45,28 @@ class MetricsSection(msgspec.Struct, forbid_unknown_fields=True):
             parse_listen(self.listen)
         except ValueError as exc:
             raise invalid("listen", str(exc)) from None
+
+
+def start_metrics(config: Any) -> tuple[Any, str] | None:
+    """The metrics a pipeline file turns on, served, and their address; ``None``: off.
+
+    Raises
+    ------
+    ConfigError
+        ``metrics.listen`` cannot be bound.
+    """
+    if not config.metrics.enabled:
+        return None
+    from detector.errors import ConfigError
+    from detector.metrics import Metrics
+
+    metrics = Metrics(config.name)
+    try:
+        host, port = metrics.serve(*parse_listen(config.metrics.listen))
+    except OSError as exc:
+        raise ConfigError(
+            str(config.path),
+            "metrics.listen",
+            f"cannot listen on {config.metrics.listen} ({exc.strerror})",
+        ) from None
+    return metrics, f"http://{host}:{port}/metrics"

@@ -113,18 +113,13 @@ def run(
 
 def _serve_metrics(config, console: Console):
     """Prometheus metrics for a followed run, if the pipeline file turns them on."""
-    if not config.metrics.enabled:
-        return None
-    from detector.metrics import Metrics
-    from detector.metrics_config import parse_listen
+    from detector.metrics_config import start_metrics
 
-    metrics = Metrics(config.name)
     try:
-        host, port = metrics.serve(*parse_listen(config.metrics.listen))
-    except OSError as exc:
-        raise click.ClickException(
-            f"{config.path}: metrics.listen: cannot listen on {config.metrics.listen} "
-            f"({exc.strerror})"
-        ) from None
-    console.print(f"metrics on http://{host}:{port}/metrics")
-    return metrics
+        started = start_metrics(config)
+    except DetectorError as exc:
+        raise click.ClickException(str(exc)) from None
+    if started is None:
+        return None
+    console.print(f"metrics on {started[1]}")
+    return started[0]

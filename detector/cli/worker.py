@@ -45,7 +45,8 @@ def worker(pipeline_file: Path, data_dir: Path | None, stats: Path | None, log_l
 
     try:
         config = load_pipeline_file(pipeline_file)
-        streaming = StreamingWorker(config, data_dir, stats=stats)
+        metrics = _serve_metrics(config)
+        streaming = StreamingWorker(config, data_dir, stats=stats, metrics=metrics)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
     runner = faust.Worker(streaming.app, loglevel=log_level, quiet=True)
@@ -53,3 +54,14 @@ def worker(pipeline_file: Path, data_dir: Path | None, stats: Path | None, log_l
     # record: every message of every library then builds a log record. No spinner here.
     runner.spinner = None
     runner.execute_from_commandline()
+
+
+def _serve_metrics(config):
+    """Prometheus metrics for this worker, if the pipeline file turns them on."""
+    from detector.metrics_config import start_metrics
+
+    started = start_metrics(config)
+    if started is None:
+        return None
+    click.echo(f"metrics on {started[1]}", err=True)
+    return started[0]

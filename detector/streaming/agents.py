@@ -11,7 +11,7 @@ import time as wall
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import orjson
@@ -31,6 +31,9 @@ from detector.streaming.settings import StreamingSection, with_environment
 from detector.streaming.stages import ParseStage, RouteStage, ScoreStage
 from detector.streaming.tables import Tables
 from detector.streaming.topics import Topics
+
+if TYPE_CHECKING:  # prometheus_client is imported only where metrics are served
+    from detector.metrics import Metrics
 
 __all__ = ["StreamingWorker"]
 
@@ -66,6 +69,7 @@ class StreamingWorker:
         data_dir: Path | None = None,
         on_scored: Callable[[ScoredEvent], None] | None = None,
         stats: Path | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.config = config
         self.settings: StreamingSection = with_environment(config.streaming, config.path)
@@ -86,6 +90,7 @@ class StreamingWorker:
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
         self._last_flush = self._last_stats = self._last_checkpoint = wall.monotonic()
         self.stats = stats
+        self.metrics = metrics
         self._ends: dict[Any, int] = {}
         self.entry_outbox = Outbox(self.topics.entries)
         self.event_outbox = Outbox(self.topics.events)
@@ -365,9 +370,24 @@ class StreamingWorker:
         if now - self._last_checkpoint >= _CHECKPOINT:
             self._last_checkpoint = now
             self.checkpoint()
-        if self.stats is not None and now - self._last_stats >= 1.0:
+        if now - self._last_stats >= 1.0:
             self._last_stats = now
-            self.write_stats()
+            if self.stats is not None:
+                self.write_stats()
+            if self.metrics is not None:
+                self.update_metrics()
+
+    def update_metrics(self) -> None:
+        """Counts, consumer lag on the raw topic and identities, for Prometheus."""
+        metrics = self.metrics
+        assert metrics is not None
+        metrics.sync(self.counts(), self.config.source.parser)
+        for tp in self._assigned_tps(self.settings.raw_topic):
+            highwater = self._highwater(tp)
+            if highwater is not None:
+                read = self.route_stage.next_offset.get(tp.partition, self._committed(tp) or 0)
+                metrics.set_consumer_lag(tp.partition, max(0, highwater - read))
+        metrics.identities.set(len(self.identities))
 
     def write_stats(self) -> None:
         """This worker's partitions and counts, as JSON (for operators, tests, benchmarks)."""

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import time
+import urllib.request
 from pathlib import Path
 
 import orjson
@@ -14,7 +15,7 @@ from detector.build import load_pipeline
 from detector.runtime.local import LocalRun
 from detector.simulate import simulate
 
-from .conftest import Broker, Worker, eventually, pipeline_file
+from .conftest import Broker, Worker, eventually, free_port, pipeline_file
 
 RAW_PARTITIONS = 4
 NO_BROKER = "kafka://127.0.0.1:9"  # the local runtime never connects
@@ -52,6 +53,14 @@ def events_in(organisation: Path) -> int:
     return sum(
         1 for line in lines_of(organisation) for event in pipeline.parse(line) if not event.internal
     ) + sum(1 for event in pipeline.flush(final=True) if not event.internal)
+
+
+def scrape(port: int) -> str:
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}/metrics", timeout=2) as answer:
+            return answer.read().decode()
+    except OSError:
+        return ""
 
 
 def alerts_on(broker: Broker, topic: str) -> list[dict]:
@@ -200,6 +209,9 @@ def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
     pipeline = pipeline_file(
         tmp_path, broker.url, "bad", organisation / "inventory.toml", raw_partitions=1
     )
+    port = free_port()
+    with pipeline.open("a") as file:
+        file.write(f'[metrics]\nenabled = true\nlisten = "127.0.0.1:{port}"\n')
     broker.create_topic("bad.raw", 1)
     good = lines_of(organisation)[:400]
     huge = b'{"time": "2026-11-02T10:00:00Z", "type": "response", "request": {"path": "' + (
@@ -224,6 +236,11 @@ def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
             lambda: len(broker.consume("bad.deadletter", 1.0)) >= len(bad), 30, "dead letters"
         )
         assert worker.scored() > 0, "the good lines after the bad ones were scored"
+        # The operators' view: Prometheus metrics of the worker, counted as the stats are.
+        eventually(lambda: 'reason="not JSON"} 3.0' in scrape(port), 10, "the metrics")
+        metrics = scrape(port)
+        assert 'detector_consumer_lag{partition="0",pipeline="vault-local"} 0.0' in metrics
+        assert f'detector_records_total{{pipeline="vault-local"}} {len(bad) + len(good)}' in metrics
     finally:
         worker.stop()
     letters = [orjson.loads(value) for _, value in broker.consume("bad.deadletter")]
