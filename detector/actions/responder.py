@@ -66,7 +66,7 @@ from detector.actions.guards import ESCALATE, OFFER, PROTECT, REVOKE, Guards, St
 from detector.actions.ledger import CLICKABLE, ActionRow, Ledger, make_action_id
 from detector.actions.slack_notifier import SlackNotifier
 from detector.actions.usual_hours import UsualHours
-from detector.actions.vault import VaultRevoker
+from detector.actions.vault import BlastRadius, VaultRevoker
 from detector.pipeline import ScoredEvent
 
 __all__ = ["SCHEMA", "ActionRequest", "Responder", "action_request", "request_from_alert"]
@@ -538,9 +538,7 @@ class Responder:
             try:
                 if row.kind == "revoke-token":
                     radius = self.revoker.lookup(row.credential)
-                    protected = self.guards.protected(
-                        row.identity, radius.display_name, radius.policies, None
-                    )
+                    protected = self._protected(row, radius)
                     if protected is not None:
                         return self._finish(
                             row, "protected", f"not revoked: {protected}", guard=protected
@@ -593,6 +591,15 @@ class Responder:
         )
         return done or self.ledger.get(row.action_id) or row
 
+    def _protected(self, row: ActionRow, radius: BlastRadius) -> str | None:
+        """The never-revoke list against what Vault says of the token, not only what the
+        log line claimed: a forged line cannot name a protected token under another
+        identity."""
+        guards = self.guards
+        return guards.protected(
+            row.identity, radius.display_name, radius.policies, None
+        ) or guards.protected(radius.entity_id, None, (), None)
+
     def _dry_run_radius(self, row: ActionRow) -> ActionRow:
         """In a dry run, still look the accessor up: the record says what would be cut."""
         if self.revoker is None or row.kind != "revoke-token":
@@ -603,11 +610,13 @@ class Responder:
         except Exception as exc:  # noqa: BLE001 - a dry run records, it never fails
             self.ledger.note(row.action_id, "dry-run", f"lookup failed: {exc}", self.clock())
             return row
+        protected = self._protected(row, radius)
+        verdict = f"would not revoke: {protected}" if protected else "would revoke"
         return (
             self.ledger.transition(
                 row.action_id,
                 "dry-run",
-                f"would revoke {row.credential[:8]}…: {radius.describe()}",
+                f"{verdict} {row.credential[:8]}…: {radius.describe()}",
                 self.clock(),
                 expect=("dry-run",),
                 blast_radius=msgspec.to_builtins(radius),

@@ -60,7 +60,9 @@ def _secret(name: str) -> str | None:
         return value
     file = os.environ.get(f"{name}_FILE")
     if file:
-        return Path(file).read_text().strip()
+        from detector.actions.credentials import read_secret_file
+
+        return read_secret_file(Path(file))  # warns when others may read it
     return None
 
 

@@ -219,3 +219,24 @@ def test_a_lease_is_revoked_by_its_id(detector_env, tmp_path):
         responder.close()
     assert row.status == "revoked" and row.credential == prefix + key
     assert shop.refused(cart)  # the token was the lease's
+
+
+def test_a_forged_line_cannot_revoke_a_protected_entitys_token(detector_env, bao, tmp_path):
+    """The never-revoke list is checked against what OpenBao says of the token: a line that
+    names a protected token's accessor under another identity does not get it revoked."""
+    shop = detector_env
+    cart = shop.login("cart")
+    entity = shop.root.auth.token.lookup_accessor(cart.accessor)["data"]["entity_id"]
+    assert entity
+    pipeline_file = write_pipeline(
+        tmp_path, bao.address, None, actions=f'never_revoke_identities = ["{entity}"]'
+    )
+    responder = build_responder(load_pipeline_file(pipeline_file), background=False)
+    try:
+        forged = request(cart.accessor, identity="entity-of-someone-else", identity_name="bob")
+        row = responder.handle_request(forged)
+    finally:
+        responder.close()
+    assert row.status == "protected"
+    assert entity in row.guard
+    assert shop.alive(cart.accessor) and not shop.refused(cart)

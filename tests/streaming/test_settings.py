@@ -92,6 +92,7 @@ def test_sasl_credentials_come_from_the_environment_or_files(
 ) -> None:
     password_file = tmp_path / "password"
     password_file.write_text("s3cret\n")
+    password_file.chmod(0o600)
     monkeypatch.setenv("DETECTOR_SASL_USERNAME", "detector")
     monkeypatch.setenv("DETECTOR_SASL_PASSWORD_FILE", str(password_file))
     settings = section(security_protocol="SASL_SSL", sasl_mechanism="SCRAM-SHA-512")
