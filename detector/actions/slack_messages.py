@@ -202,7 +202,8 @@ def _buttons(
                     "text": {
                         "type": "mrkdwn",
                         "text": f"Vault revokes `{action['credential'][:8]}…` of "
-                        f"{alert.get('identity_name') or alert.get('identity')} and its child "
+                        f"{_escaped(alert.get('identity_name') or alert.get('identity'))} and "
+                        "its child "
                         "tokens. The service must log in again.",
                     },
                     "confirm": {"type": "plain_text", "text": "Revoke"},
@@ -239,8 +240,9 @@ def alert_message(
     ``usual_hours``); ``action`` the ledger row of the alert's credential, as a dict.
     Returns the notification text (what phones show) and the blocks.
     """
-    alert = summary["alert"]
-    headline = _headline(alert, action)
+    original, alert = summary["alert"], _escaped(summary["alert"])
+    headline = _headline(original, action)  # plain text: shown as it is
+    shown_action = _escaped(action)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": headline, "emoji": True}},
         {
@@ -254,18 +256,18 @@ def alert_message(
         },
         {"type": "section", "text": {"type": "mrkdwn", "text": _why(alert)}},
     ]
-    done = action_summary(action, alert)
+    done = action_summary(shown_action, alert)
     if done:
         blocks.append({"type": "section", "text": {"type": "mrkdwn", "text": done[:_MAX_TEXT]}})
     if action is None or action["status"] not in ("revoked", "queued", "in-flight", "protected"):
         if action is None or action["status"] != "benign":
-            blocks.append(_buttons(alert, action, snooze_for))
+            blocks.append(_buttons(original, action, snooze_for))
     count = summary.get("count", 1)
     context = [f"alert `{alert.get('alert_id')}`", f"event `{alert.get('event_id')}`"]
     if action is not None:
         context.append(f"action `{action['action_id']}`")
     if count > 1:
-        resources = ", ".join(f"`{r}`" for r in summary.get("resources", [])[:5])
+        resources = ", ".join(f"`{r}`" for r in _escaped(summary.get("resources", [])[:5]))
         context.insert(
             0, f"{count} alerts of this identity since {summary.get('first')}: {resources}"
         )
@@ -280,7 +282,8 @@ def outcome_message(
 ) -> tuple[str, list[dict[str, Any]]]:
     """A thread reply: what happened to a credential (revoked after a retry, escalated,
     failed), with the buttons when a person must decide."""
-    text = action_summary(action, alert) or f"action {action['action_id']}: {action['status']}"
+    shown = action_summary(_escaped(action), _escaped(alert))
+    text = shown or f"action {action['action_id']}: {action['status']}"
     blocks: list[dict[str, Any]] = [{"type": "section", "text": {"type": "mrkdwn", "text": text}}]
     if action["status"] in ("offered", "escalated"):
         blocks.append(_buttons(alert, action, snooze_for))
@@ -303,6 +306,19 @@ def clicked_message(blocks: list[dict[str, Any]], outcome: str) -> list[dict[str
 def _plain(headline: str, alert: dict[str, Any]) -> str:
     for icon in _ICONS.values():
         headline = headline.replace(icon + " ", "")
-    return (
+    return _escaped(
         f"{headline}: {alert.get('action')} {alert.get('resource')} from {alert.get('client_ip')}"
     )
+
+
+def _escaped(value: Any) -> Any:
+    """Slack's control characters escaped in text that came from an audit log (a path, a
+    user agent, a display name): a log line cannot ping a channel (``<!channel>``) or hide
+    a link (``<https://…|text>``) in the SOC's messages."""
+    if isinstance(value, str):
+        return value.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+    if isinstance(value, dict):
+        return {key: _escaped(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [_escaped(item) for item in value]
+    return value

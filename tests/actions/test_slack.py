@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -165,3 +166,20 @@ def test_routes_by_team_and_severity():
     assert router.channel(payments | {"risk": 0.85}) == "#pay"
     assert router.channel(payments | {"risk": 0.95, "decision": "revoke"}) == "#pay-critical"
     assert router.channel(alert(0) | {"risk": 0.85}) == "#soc"
+
+
+def test_text_from_the_log_cannot_ping_a_channel_or_hide_a_link(slack, ledger):
+    """Paths, user agents and names come from the audit log, which an attacker may write."""
+    hostile = alert(1)
+    hostile["resource"] = "secret/data/<!channel>/<https://evil.example|click here>"
+    hostile["user_agent"] = "curl <!here> & co"
+    hostile["reasons"] = ["read of secret/data/<!channel> is new to cart"]
+    notifier = notifier_for(slack.base_url, ledger)
+    notifier.notify_alert(hostile, None, None)
+    deliver_all(notifier)
+    (message,) = slack.parents()
+    posted = json.dumps(message)
+    for control in ("<!channel>", "<!here>", "<https://evil.example|click here>"):
+        assert control not in posted
+    assert "secret/data/&lt;!channel&gt;/&lt;https://evil.example|click here&gt;" in posted
+    assert "curl &lt;!here&gt; &amp; co" in posted
