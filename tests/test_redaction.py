@@ -70,3 +70,36 @@ def test_real_openbao_audit_entries_pass_through_unchanged(shared_dir):
     text = (shared_dir / "samples" / "openbao-audit.jsonl").read_text()
     assert "hmac-sha256:" in text
     assert redact(text) == text
+
+
+SECRET_VALUE = "correct-horse-battery-staple-42"
+
+
+@pytest.mark.parametrize(
+    "record",
+    [
+        {"request": {"path": "kv/data/app", "data": {"data": {"api_key": SECRET_VALUE}}}},
+        {"response": {"data": {"password": SECRET_VALUE, "username": "v-app-1"}}},
+        {"response": {"data": {"keys": [SECRET_VALUE, "other"]}}},
+        {"auth": {"client_token": SECRET_VALUE}},
+        {"request": {"data": {"secret_id": SECRET_VALUE}}},
+        {"responseElements": {"SecretString": SECRET_VALUE}},
+    ],
+    ids=["written", "read", "in a list", "token", "secret id", "cloudtrail"],
+)
+def test_secret_values_are_redacted_whole_or_truncated(record):
+    text = orjson.dumps({"time": "2026-11-28T03:12:58Z", "type": "response", **record}).decode()
+    assert SECRET_VALUE not in redact(text)
+    assert orjson.loads(redact(text))["time"] == "2026-11-28T03:12:58Z"
+    cut = text.index(SECRET_VALUE) + 8  # the line breaks inside the secret
+    assert SECRET_VALUE[:8] not in redact(text[:cut])
+
+
+def test_what_is_not_secret_stays_readable():
+    record = {
+        "request": {"id": "1785e6b1", "path": "kv/data/app", "data": {"x": "hmac-sha256:ab12"}},
+        "response": {"data": {"metadata": {"created_time": "2026-11-28T03:12:58.2575Z"}}},
+        "auth": {"accessor": "Qr4B0fa85Bi1nPLq37PJIjIQ", "policies": ["app"]},
+    }
+    text = orjson.dumps(record).decode()
+    assert redact(text) == text
