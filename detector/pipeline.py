@@ -161,11 +161,14 @@ class Pipeline:
     def flush(self, final: bool = False, now: float | None = None) -> list[AccessEvent]:
         """Events the parser held back (unanswered requests) that are due (by ``now``, the
         event time reached, if given)."""
+        parser = self.parser
         try:
-            events = self.parser.flush(final, now)
+            events = parser.flush(final, now)
         except ParseError as exc:
             self.dead_letter(exc.reason, exc.detail, b"", "flush")
             events = []
+        if parser.rejected or parser.ignored or parser.notices:
+            self._drain_parser("flush")  # a held request found malformed on release
         self.events += len(events)
         return events
 

@@ -56,6 +56,8 @@ def decode_file(path: Path, type_: type[T]) -> T:
         raise _config_error(path, str(exc)) from None
     except msgspec.DecodeError as exc:
         raise ConfigError(str(path), "", f"not valid TOML: {exc}") from None
+    except UnicodeDecodeError as exc:
+        raise ConfigError(str(path), "", f"not UTF-8 text (byte {exc.start})") from None
 
 
 def _config_error(path: Path, message: str) -> ConfigError:

@@ -190,6 +190,8 @@ class Inventory:
             data = msgspec.toml.decode(raw)
         except msgspec.DecodeError as exc:
             raise ConfigError(file, "", f"not valid TOML: {exc}") from exc
+        except UnicodeDecodeError as exc:
+            raise ConfigError(file, "", f"not UTF-8 text (byte {exc.start})") from None
         return cls.from_dict(data, file)
 
     @classmethod

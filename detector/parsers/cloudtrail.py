@@ -260,6 +260,8 @@ class CloudTrailParser(ParserOutputs):
         return records
 
     def _parse_records(self, records: list) -> list[AccessEvent]:
+        if not records:
+            raise Ignored("no records")  # counted: a file or line with nothing in it
         events = []
         for item in records:
             try:

@@ -148,6 +148,7 @@ class VaultAuditParser(ParserOutputs):
     def _hold(self, key: str, time: float, entry: dict | bytes) -> list[AccessEvent]:
         if key in self._answered:
             del self._answered[key]  # answered already: the response made the event
+            self.ignored["request after its response"] += 1  # counted, not lost
             return []
         self._pending[key] = (time, entry)
         released: list[AccessEvent] = []
