@@ -5,8 +5,10 @@ events, and whenever the runtime flushes: when a live stream goes quiet and at t
 in WAL mode with ``synchronous=NORMAL``, so analysts can read while a run writes and a
 batch costs one write of the log, not one per row. The store serves analysts, not
 detection: a store that cannot be written (disk full, a locked or broken file) never
-stops the run. The batch is counted as lost (``errors``, ``dropped``), a warning is
-logged, and the sink tries again with the next batch.
+stops the run. The failure is counted (``errors``) and logged, the batch waits in memory,
+and the next write tries the waiting batches first, in one transaction: once the store
+is writable again it catches up. Beyond ``backlog`` waiting events the oldest batches are
+given up (``dropped``), so a store that stays broken cannot exhaust memory.
 """
 
 from __future__ import annotations
@@ -19,7 +21,7 @@ import uuid
 import zlib
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import orjson
 
@@ -76,6 +78,20 @@ def connect(path: Path) -> sqlite3.Connection:
     return connection
 
 
+class _Batch(NamedTuple):
+    """Rows gathered between two writes."""
+
+    events: list[tuple]
+    alerts: list[tuple]
+    actions: list[tuple]
+    baselines: list[tuple]
+    accesses: dict[tuple[str, str, str, str, str], list[Any]]
+
+    @property
+    def rows(self) -> int:
+        return len(self.events) + len(self.alerts) + len(self.actions) + len(self.baselines)
+
+
 class StoreSink:
     """Writes what the pipeline saw to the store; a :class:`~detector.sinks.Sink`.
 
@@ -113,6 +129,7 @@ class StoreSink:
         snapshot_every: float = 86400.0,
         retention: float = 30 * 86400.0,
         batch_size: int = 4096,
+        backlog: int = 200_000,
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.path = path
@@ -122,6 +139,7 @@ class StoreSink:
         self.snapshot_every = snapshot_every
         self.retention = retention
         self.batch_size = batch_size
+        self.backlog = backlog
         self.clock = clock
         self.pipeline: Pipeline | None = None
         # what happened, for the summary and the metrics
@@ -132,6 +150,7 @@ class StoreSink:
         self._actions: list[tuple] = []
         self._baselines: list[tuple] = []
         self._accesses: dict[tuple[str, str, str, str, str], list[Any]] = {}
+        self._waiting: list[_Batch] = []  # batches the store could not take yet
         self._next_snapshot = math.inf
         self._last_snapshot = -math.inf
         self._first_time: float | None = None
@@ -251,6 +270,8 @@ class StoreSink:
         if self._last_time is not None:
             self._snapshot(self._last_time)
         self._write()
+        self.dropped += sum(len(batch.events) for batch in self._waiting)  # never written
+        self._waiting.clear()
         if self._connection is not None:
             self._guard(self._finish_run)
         if self._connection is not None:
@@ -265,6 +286,7 @@ class StoreSink:
             "events_kept": self.kept,
             "rows_written": self.written,
             "errors": self.errors,
+            "events_waiting": sum(len(batch.events) for batch in self._waiting),
             "events_dropped": self.dropped,
         }
 
@@ -361,31 +383,38 @@ class StoreSink:
     # -- writing --------------------------------------------------------------------------
 
     def _write(self) -> None:
-        events, alerts, actions = self._events, self._alerts, self._actions
-        baselines, accesses = self._baselines, self._accesses
-        if not (events or alerts or actions or baselines or accesses):
+        """Write the waiting batches and the gathered rows, in one transaction."""
+        if self._events or self._alerts or self._actions or self._baselines or self._accesses:
+            self._waiting.append(
+                _Batch(self._events, self._alerts, self._actions, self._baselines, self._accesses)
+            )
+            self._events, self._alerts, self._actions, self._baselines = [], [], [], []
+            self._accesses = {}
+        if not self._waiting:
             return
-        self._events, self._alerts, self._actions, self._baselines = [], [], [], []
-        self._accesses = {}
         if self._connection is None:
             self._connect()
-        if self._connection is None:
-            self.dropped += len(events)
-            return
-        connection = self._connection
+        if self._connection is None or not self._guard(self._insert_waiting):
+            self._give_up_beyond_backlog()
 
-        def insert() -> None:
-            with connection:
-                connection.executemany(_INSERT_EVENT, events)
-                connection.executemany(_INSERT_ALERT, alerts)
-                connection.executemany(_INSERT_ACTION, actions)
-                connection.executemany(_UPSERT_ACCESS, accesses.values())
-                connection.executemany(_INSERT_BASELINE, baselines)
+    def _insert_waiting(self) -> None:
+        assert self._connection is not None
+        with self._connection as connection:
+            for batch in self._waiting:
+                connection.executemany(_INSERT_EVENT, batch.events)
+                connection.executemany(_INSERT_ALERT, batch.alerts)
+                connection.executemany(_INSERT_ACTION, batch.actions)
+                connection.executemany(_UPSERT_ACCESS, batch.accesses.values())
+                connection.executemany(_INSERT_BASELINE, batch.baselines)
+        self.written += sum(batch.rows for batch in self._waiting)
+        self._waiting.clear()
 
-        if self._guard(insert):
-            self.written += len(events) + len(alerts) + len(actions) + len(baselines)
-        else:
-            self.dropped += len(events)
+    def _give_up_beyond_backlog(self) -> None:
+        waiting = sum(len(batch.events) for batch in self._waiting)
+        while waiting > self.backlog and len(self._waiting) > 1:
+            oldest = self._waiting.pop(0)
+            waiting -= len(oldest.events)
+            self.dropped += len(oldest.events)
 
     def _connect(self) -> None:
         try:
