@@ -4,6 +4,7 @@ recovery from a killed worker, and bad input."""
 from __future__ import annotations
 
 import json
+import signal
 import time
 import urllib.request
 from pathlib import Path
@@ -185,6 +186,49 @@ def test_a_killed_worker_is_replaced_and_loses_nothing(
     # Once out: downstream of the dedup no alert id appears twice.
     delivered = [a["alert_id"] for a in alerts_on(broker, "kill.notifications")]
     assert len(delivered) == len(set(delivered))
+
+
+def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
+    broker, organisation, local_alerts, tmp_path
+):
+    """The broker stops answering (SIGSTOP: a hung or partitioned broker) for longer than
+    the session timeout, in the middle of the log, then comes back."""
+    lines = lines_of(organisation)
+    pipeline = pipeline_file(
+        tmp_path, broker.url, "outage", organisation / "inventory.toml", session_timeout="6s"
+    )
+    broker.create_topic("outage.raw", RAW_PARTITIONS)
+    worker = Worker(pipeline, tmp_path, "w1")
+    expected = events_in(organisation)
+    paused = False
+    try:
+        eventually(lambda: len(worker.partitions()) == 4, 90, "the worker to take the partitions")
+        broker.produce("outage.raw", lines[: len(lines) // 2])
+        eventually(lambda: worker.scored() > expected // 10, 60, "scoring to be under way")
+        broker.process.send_signal(signal.SIGSTOP)
+        paused = True
+        time.sleep(10)  # longer than the session timeout
+        broker.process.send_signal(signal.SIGCONT)
+        paused = False
+        broker.produce("outage.raw", lines[len(lines) // 2 :])
+        eventually(lambda: worker.scored() >= expected, 180, "the whole log to be scored")
+        eventually(
+            lambda: len(broker.consume("outage.notifications", 1.0)) >= len(local_alerts),
+            60,
+            "deliveries",
+        )
+    finally:
+        if paused:
+            broker.process.send_signal(signal.SIGCONT)
+        worker.stop()
+    assert worker.process.returncode is not None
+    streamed = {a["event_id"]: a for a in alerts_on(broker, "outage.alerts")}
+    assert set(streamed) == set(local_alerts), "an alert was lost or invented"
+    for event_id, alert in streamed.items():
+        assert alert["decision"] == local_alerts[event_id]["decision"], event_id
+        assert abs(alert["risk"] - local_alerts[event_id]["risk"]) <= 1e-9, event_id
+    delivered = [a["alert_id"] for a in alerts_on(broker, "outage.notifications")]
+    assert len(delivered) == len(set(delivered)) == len(local_alerts)
 
 
 def test_a_raw_topic_of_another_size_stops_the_worker_with_the_key_to_fix(
