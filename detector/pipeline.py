@@ -56,6 +56,25 @@ class CollectingSink:
         self.records.append(record)
 
 
+def dead_letter_record(
+    reason: str, detail: str, raw: bytes, origin: str | tuple[str, int], raw_bytes: int = 4096
+) -> dict[str, Any]:
+    """What the dead-letter sink keeps of a record it could not use: why, where from, and
+    its first ``raw_bytes`` bytes with credentials and secret values redacted."""
+    if isinstance(origin, tuple):
+        origin = f"{origin[0]}:{origin[1]}"
+    raw = raw.rstrip(b"\r\n")
+    text = raw[:raw_bytes].decode("utf-8", errors="replace")
+    return {
+        "reason": reason,
+        "detail": redact(detail),
+        "origin": origin,
+        "raw": redact(text),
+        "raw_bytes": len(raw),
+        "truncated": len(raw) > raw_bytes,
+    }
+
+
 @dataclass(slots=True)
 class ScoredEvent:
     """An enriched event with the model's assessment."""
@@ -177,20 +196,7 @@ class Pipeline:
     ) -> None:
         self.counts["deadletters"] += 1
         self.counts[f"deadletter: {reason}"] += 1
-        if isinstance(origin, tuple):
-            origin = f"{origin[0]}:{origin[1]}"
-        raw = raw.rstrip(b"\r\n")
-        text = raw[: self.raw_bytes].decode("utf-8", errors="replace")
-        self.deadletters.write(
-            {
-                "reason": reason,
-                "detail": redact(detail),
-                "origin": origin,
-                "raw": redact(text),
-                "raw_bytes": len(raw),
-                "truncated": len(raw) > self.raw_bytes,
-            }
-        )
+        self.deadletters.write(dead_letter_record(reason, detail, raw, origin, self.raw_bytes))
 
     def _drain_parser(self, origin: str | tuple[str, int]) -> None:
         for reason, count in self.parser.drain_ignored().items():

@@ -9,6 +9,7 @@ import os
 import pickle
 import time as wall
 import zlib
+from collections import Counter
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -22,11 +23,11 @@ from detector.errors import ConfigError
 from detector.event import AccessEvent
 from detector.model import RiskModel
 from detector.partitioning import identity_partition
-from detector.pipeline import Pipeline, ScoredEvent
+from detector.pipeline import Pipeline, ScoredEvent, dead_letter_record
 from detector.streaming.app import create_app
 from detector.streaming.codec import WATERMARK_KEY, decode_watermark, encode_watermark
 from detector.streaming.identity_table import IdentityTable
-from detector.streaming.outbox import Holds, Outbox
+from detector.streaming.outbox import MAX_BATCH_BYTES, Holds, Outbox
 from detector.streaming.settings import StreamingSection, with_environment
 from detector.streaming.stages import ParseStage, RouteStage, ScoreStage
 from detector.streaming.tables import Tables
@@ -44,6 +45,7 @@ _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new o
 _CHECKPOINT = 10.0  # seconds between checkpoints of the population models
 _entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
 _events_decoder = msgspec.msgpack.Decoder(list[AccessEvent])
+_event_encoder = msgspec.msgpack.Encoder()
 
 
 class _TopicDeadLetters:
@@ -93,6 +95,7 @@ class StreamingWorker:
         self.metrics = metrics
         self._ends: dict[Any, int] = {}
         self.entry_outbox = Outbox(self.topics.entries)
+        self.route_counts: Counter[str] = Counter()  # lines refused before parsing
         self.event_outbox = Outbox(self.topics.events)
         self.route_holds, self.parse_holds, self.score_holds = Holds(), Holds(), Holds()
         self._register()
@@ -145,7 +148,7 @@ class StreamingWorker:
 
     def counts(self) -> dict[str, int]:
         """Counts summed over the partitions this worker runs."""
-        total: dict[str, int] = {}
+        total: dict[str, int] = dict(self.route_counts)
         for pipeline in self._pipelines.values():
             for key, value in pipeline.all_counts().items():
                 total[key] = total.get(key, 0) + value
@@ -234,8 +237,11 @@ class StreamingWorker:
             async for event in stream.noack().events():
                 message = event.message
                 key, time = self.route_stage.route(message.partition, message.offset, event.value)
-                partition = zlib.crc32(key) % self.partitions
-                self.entry_outbox.add(partition, (time, event.value))
+                if len(event.value) > MAX_BATCH_BYTES:
+                    self._too_long(event)
+                else:
+                    partition = zlib.crc32(key) % self.partitions
+                    self.entry_outbox.add(partition, (time, event.value), len(event.value))
                 self.route_holds.hold(event, 0)
                 if self.entry_outbox.full:
                     self._flush_route()
@@ -327,6 +333,19 @@ class StreamingWorker:
         self.parse_holds.forget()
         self.score_holds.forget()
 
+    def _too_long(self, event: Any) -> None:
+        """A line longer than a batch may be cannot travel between the stages: it goes to
+        the dead letters here (the local runtime would still parse it)."""
+        message = event.message
+        origin = f"{message.topic}:{message.partition}:{message.offset}"
+        detail = f"{len(event.value):,} bytes; the stream carries lines up to {MAX_BATCH_BYTES:,}"
+        reason = "line too long for the stream"
+        self.topics.deadletters.send_soon(
+            key=reason.encode(),
+            value=orjson.dumps(dead_letter_record(reason, detail, event.value, origin)),
+        )
+        self.route_counts.update({"records": 1, "deadletters": 1, f"deadletter: {reason}": 1})
+
     def _flush_route(self) -> None:
         """Entries to the producer, then their raw lines may be acknowledged."""
         self.entry_outbox.flush()
@@ -334,7 +353,13 @@ class StreamingWorker:
 
     def _release_parse(self, partition: int) -> None:
         for access in self.parse_stage(partition).release(self.parse_holds.done):
-            self.event_outbox.add(identity_partition(access.identity, self.partitions), access)
+            self._queue_event(access)
+
+    def _queue_event(self, access: AccessEvent) -> None:
+        """Encoded once here, so the batch knows its size (a batch of raw items costs a copy)."""
+        encoded = _event_encoder.encode(access)
+        partition = identity_partition(access.identity, self.partitions)
+        self.event_outbox.add(partition, msgspec.Raw(encoded), len(encoded))
 
     def _flush_parse(self) -> None:
         """Events to the producer, then their entries may be acknowledged."""
@@ -354,7 +379,7 @@ class StreamingWorker:
         for partition in entries:
             self._release_parse(partition)
             for access in self.parse_stage(partition).flush():
-                self.event_outbox.add(identity_partition(access.identity, self.partitions), access)
+                self._queue_event(access)
         self._flush_parse()
         for partition in entries:
             stage = self.parse_stage(partition)

@@ -66,17 +66,34 @@ class Holds:
         return len(self._remaining)
 
 
-class Outbox:
-    """Items bound for the partitions of one topic, sent as one batch message each."""
+#: the largest batch message, in item bytes: well under Kafka's default message limit
+#: (``message.max.bytes``, 1 MB), which a bigger batch would break
+MAX_BATCH_BYTES = 512 * 1024
 
-    def __init__(self, topic: Any, limit: int = 2000) -> None:
+
+class Outbox:
+    """Items bound for the partitions of one topic, sent as one batch message each.
+
+    A partition's batch goes out on its own as soon as the next item would take it past
+    ``max_bytes`` (an item larger than that travels alone).
+    """
+
+    def __init__(self, topic: Any, limit: int = 2000, max_bytes: int = MAX_BATCH_BYTES) -> None:
         self.topic = topic
         self.limit = limit
+        self.max_bytes = max_bytes
         self._batches: dict[int, list[Any]] = defaultdict(list)
+        self._bytes: dict[int, int] = defaultdict(int)
         self.size = 0
 
-    def add(self, partition: int, item: Any) -> None:
-        self._batches[partition].append(item)
+    def add(self, partition: int, item: Any, size: int = 0) -> None:
+        """Queue ``item`` (about ``size`` bytes encoded) for ``partition``."""
+        batch = self._batches[partition]
+        if batch and self._bytes[partition] + size > self.max_bytes:
+            self._send(partition, batch)
+            batch = self._batches[partition]
+        batch.append(item)
+        self._bytes[partition] += size
         self.size += 1
 
     @property
@@ -86,12 +103,17 @@ class Outbox:
     def flush(self) -> int:
         """Hand every batch to the producer; returns the number of items sent."""
         sent = 0
-        for partition, items in self._batches.items():
+        for partition, items in list(self._batches.items()):
             if items:
-                self.topic.send_soon(
-                    key=BATCH_KEY, value=_encoder.encode(items), partition=partition
-                )
-                sent += len(items)
+                sent += self._send(partition, items)
         self._batches.clear()
+        self._bytes.clear()
         self.size = 0
         return sent
+
+    def _send(self, partition: int, items: list[Any]) -> int:
+        self.topic.send_soon(key=BATCH_KEY, value=_encoder.encode(items), partition=partition)
+        self._batches[partition] = []
+        self._bytes[partition] = 0
+        self.size -= len(items)
+        return len(items)
