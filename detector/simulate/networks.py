@@ -173,6 +173,31 @@ POOLS: dict[str, AddressPool] = _pools(
         "nj-residential", ("73.10.0.0/20",), "residential", "US", None, "Comcast, New Jersey"
     ),
     AddressPool("ng-mobile", ("105.112.0.0/16",), "mobile", "NG", None, "Nigerian mobile"),
+    # -- attackers who know the detector: networks in their victims' own cities ---------
+    AddressPool(
+        "do-frankfurt",
+        ("46.101.128.0/17",),
+        "hosting",
+        "DE",
+        "Frankfurt am Main",
+        "DigitalOcean FRA1, the city of the AWS Frankfurt NAT addresses",
+    ),
+    AddressPool(
+        "aws-sa-east-1",
+        ("18.228.0.0/16",),
+        "cloud",
+        "BR",
+        "São Paulo",
+        "AWS São Paulo EC2 addresses, an attacker's instance",
+    ),
+    AddressPool(
+        "strato-berlin",
+        ("81.169.192.0/18",),
+        "hosting",
+        "DE",
+        "Berlin",
+        "Strato virtual servers, Berlin",
+    ),
 )
 
 

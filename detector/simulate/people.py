@@ -295,11 +295,7 @@ class Person:
         begin = t
         t = self._ensure_token(t, calls)
         if ui:
-            for path, reply, arg in (
-                ("auth/token/lookup-self", None, None),
-                ("sys/internal/ui/resultant-acl", Reply.STATIC, self._acl),
-                ("sys/internal/ui/mounts", Reply.STATIC, self._mounts),
-            ):
+            for path, reply, arg in self.ui_opening():
                 call = client.call(t, "read", path, None, reply, arg)
                 calls.append(call)
                 t = client.after(call, 0.05 + 0.2 * rng.random())
@@ -310,6 +306,22 @@ class Person:
                 client.reconnect()  # every CLI command is a new process
         self.sessions.append(Session(begin, t, ip, client.user_agent or "", client.token, place))
         return calls
+
+    def ui_opening(self) -> tuple[tuple[str, int | None, object], ...]:
+        """(path, reply, body) of the calls the web UI makes as a session opens.
+
+        Public so that an impostor with this person's token can open a session the same way.
+        """
+        return (
+            ("auth/token/lookup-self", None, None),
+            ("sys/internal/ui/resultant-acl", Reply.STATIC, self._acl),
+            ("sys/internal/ui/mounts", Reply.STATIC, self._mounts),
+        )
+
+    @property
+    def kv_preflight(self) -> dict[str, object]:
+        """What the CLI's preflight call before a KV command returns (for impostors too)."""
+        return self._preflight
 
     def _action(self, t: int, ui: bool, calls: list[Call]) -> int:
         rng, client = self.rng, self.client

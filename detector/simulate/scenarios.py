@@ -66,6 +66,25 @@ class Scenario:
         """Calls of step ``index``, planned in the window ``[start, end)``; ``None``: later."""
         raise NotImplementedError
 
+    @classmethod
+    def timing(cls, world: World, first: float, last: float, days: float) -> list[int]:
+        """When each step strikes: its ``_TIMING`` entries placed in the attack period.
+
+        ``first`` and ``last`` are the period's bounds in days from the start of the run.
+        """
+        origin = LocalClock("UTC").date_of(world.start)
+        when = []
+        jitter = world.rng(f"schedule/{cls.name}")
+        for fraction, zone, hour, workday in _TIMING[cls.name]:
+            clock = LocalClock(zone)
+            day = origin + timedelta(days=int(first + fraction * (last - first)))
+            day = _working_day(day, origin, days) if workday else day
+            t = clock.at(day, hour) + int(jitter.random() * 20 * MINUTE)
+            if t < world.start + int(first * DAY):
+                t = clock.at(day + timedelta(days=1), hour)
+            when.append(t)
+        return when
+
     def attacker(self, pool: str, user_agent: str, token: Token | None = None) -> Client:
         """A client at a fresh address of ``pool`` whose calls carry this instance's label."""
         return self.at(POOLS[pool].pick(self.rng), user_agent, token)
@@ -735,27 +754,19 @@ _TIMING: dict[str, list[tuple[float, str, float, bool]]] = {
 }
 
 
-def schedule(world: World, cast: Cast, days: float) -> list[Scenario]:
-    """Every scenario, timed inside the attack period (after the first ~6 days).
+def schedule(
+    world: World, cast: Cast, days: float, kinds: tuple[type[Scenario], ...] = SCENARIOS
+) -> list[Scenario]:
+    """The scenarios of ``kinds``, timed inside the attack period (after the first ~6 days).
 
     A scenario that does not fit in a short run is left out.
     """
     first = min(6.0, 0.43 * days)
     last = max(first + 0.5, days - 0.5)
-    origin = LocalClock("UTC").date_of(world.start)
     scenarios = []
-    for kind in SCENARIOS:
-        when = []
-        jitter = world.rng(f"schedule/{kind.name}")
-        for fraction, zone, hour, workday in _TIMING[kind.name]:
-            clock = LocalClock(zone)
-            day = origin + timedelta(days=int(first + fraction * (last - first)))
-            day = _working_day(day, origin, days) if workday else day
-            t = clock.at(day, hour) + int(jitter.random() * 20 * MINUTE)
-            if t < world.start + int(first * DAY):
-                t = clock.at(day + timedelta(days=1), hour)
-            when.append(t)
-        if all(t < world.end - HOUR for t in when):
+    for kind in kinds:
+        when = kind.timing(world, first, last, days)
+        if when and all(t < world.end - HOUR for t in when):
             scenarios.append(kind(world, cast, when))
     return scenarios
 

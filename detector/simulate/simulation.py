@@ -21,20 +21,29 @@ from typing import Protocol
 from detector.simulate.audit_entries import AuditLogWriter
 from detector.simulate.automation import CiRepository, DeployPipeline, NightlyJob
 from detector.simulate.calls import Call
+from detector.simulate.evasion import EVASION_SCENARIOS
 from detector.simulate.inventory import inventory_entries, write_inventory
 from detector.simulate.organisation import BATCH_JOBS, CI_REPOS, PEOPLE, SERVICES
 from detector.simulate.people import Episodes, Person
-from detector.simulate.scenarios import Cast, Scenario, schedule
+from detector.simulate.scenarios import SCENARIOS, Cast, Scenario, schedule
 from detector.simulate.services import deployment_time, service_hosts
 from detector.simulate.timekeeping import DAY, HOUR, SECOND, LocalClock
 from detector.simulate.world import World
 
-__all__ = ["DEFAULT_START", "SimulationResult", "simulate"]
+__all__ = ["DEFAULT_START", "SCENARIO_SETS", "SimulationResult", "simulate"]
 
 #: A Monday: the default run covers two working weeks.
 DEFAULT_START = datetime(2026, 11, 2, tzinfo=UTC)
 _WINDOW = 6 * HOUR
 _ORDER = attrgetter("t", "rid")
+
+#: The attack sets a run can inject: the ten standard scenarios (the default, whose
+#: figures the README quotes), the four that try to evade the detector, or both.
+SCENARIO_SETS: dict[str, tuple[type[Scenario], ...]] = {
+    "standard": SCENARIOS,
+    "evasion": EVASION_SCENARIOS,
+    "all": SCENARIOS + EVASION_SCENARIOS,
+}
 
 
 class _Actor(Protocol):
@@ -64,6 +73,7 @@ def simulate(
     start: datetime | None = None,
     scale: float = 1.0,
     attacks: bool = True,
+    scenarios: str = "standard",
 ) -> SimulationResult:
     """Write a simulated organisation's Vault audit log, with labelled attacks.
 
@@ -82,11 +92,16 @@ def simulate(
         Multiplies the services' and pipelines' load (``20`` writes millions of lines).
     attacks
         Inject the attack scenarios; without them the log is the benign traffic only.
+    scenarios
+        Which attacks: a key of :data:`SCENARIO_SETS` (``standard``, ``evasion``, ``all``).
+        The benign traffic is the same whichever set is injected.
     """
     if days <= 0:
         raise ValueError(f"days must be positive, got {days}")
     if scale <= 0:
         raise ValueError(f"scale must be positive, got {scale}")
+    if scenarios not in SCENARIO_SETS:
+        raise ValueError(f"scenarios must be one of {', '.join(SCENARIO_SETS)}, got {scenarios!r}")
     start = start or DEFAULT_START
     if start.tzinfo is None:
         start = start.replace(tzinfo=UTC)
@@ -110,8 +125,9 @@ def simulate(
         *jobs,
         *people.values(),
     ]
-    scenarios = schedule(world, Cast(people, hosts, ci), days) if attacks else []
-    steps = [(t, n, i) for n, s in enumerate(scenarios) for i, t in enumerate(s.when)]
+    kinds = SCENARIO_SETS[scenarios] if attacks else ()
+    injected = schedule(world, Cast(people, hosts, ci), days, kinds)
+    steps = [(t, n, i) for n, s in enumerate(injected) for i, t in enumerate(s.when)]
     heapq.heapify(steps)
 
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -128,7 +144,7 @@ def simulate(
             calls = carried
             for actor in actors:
                 calls.extend(actor.plan(window, until))
-            calls.extend(_attacks(steps, scenarios, window, until))
+            calls.extend(_attacks(steps, injected, window, until))
             calls = [c for c in calls if c.t < end]
             calls.sort(key=_ORDER)
             cut = bisect_left(calls, until, key=attrgetter("t"))
@@ -137,7 +153,7 @@ def simulate(
             window = until
         writer.close()
 
-    summaries = [s.summary() for s in scenarios if s.label.events]
+    summaries = [s.summary() for s in injected if s.label.events]
     paths["scenarios.json"].write_text(json.dumps(summaries, indent=2) + "\n", encoding="utf-8")
     write_inventory(paths["inventory.toml"], inventory_entries(world, hosts, jobs))
     return SimulationResult(
@@ -147,7 +163,7 @@ def simulate(
         inventory=paths["inventory.toml"],
         lines=writer.lines,
         requests=writer.calls,
-        attack_events=sum(s.label.events for s in scenarios),
+        attack_events=sum(s.label.events for s in injected),
         instances=len(summaries),
         start=start,
         end=start + timedelta(days=days),
