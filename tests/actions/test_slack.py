@@ -183,3 +183,45 @@ def test_text_from_the_log_cannot_ping_a_channel_or_hide_a_link(slack, ledger):
         assert control not in posted
     assert "secret/data/&lt;!channel&gt;/&lt;https://evil.example|click here&gt;" in posted
     assert "curl &lt;!here&gt; &amp; co" in posted
+
+
+def test_a_thread_keeps_its_order_through_429s_and_5xxs(slack, ledger):
+    """Slack answers errors for a while: every reply of a thread still arrives, once, in
+    the order the outcomes happened."""
+    from detector.actions.ledger import ActionRow
+
+    notifier = notifier_for(slack.base_url, ledger)
+    first = alert(0, risk=0.95, decision="revoke") | {"credential": "acc-cart-1"}
+    notifier.notify_alert(first, None)
+    deliver_all(notifier)
+    slack.fail(3, status=503)
+    slack.fail(2, status=429, retry_after=0.2)
+    slack.fail(3, status=500)
+    statuses = ["queued", "escalated", "approved", "revoked"]
+    for status in statuses:
+        row = ActionRow(
+            action_id="act-1",
+            kind="revoke-token",
+            credential="acc-cart-1",
+            event_id=first["event_id"],
+            identity="ent-cart",
+            status=status,
+            identity_name="approle",
+            service="cart",
+            team="shop",
+            risk=0.95,
+            decision="revoke",
+            decided_by="auto",
+        )
+        notifier.notify_outcome(first, row)
+    deliver_all(notifier, timeout=60)
+    (parent,) = slack.parents()
+    replies = slack.replies(parent["ts"])
+    assert len(replies) == len(statuses)  # nothing lost, nothing twice
+    texts = [reply["text"] for reply in replies]
+    said = ["queued", "not revoked automatically", "approved", "revoked `"]
+    assert [marker in text.lower() for marker, text in zip(said, texts, strict=True)] == [
+        True
+    ] * len(said), texts
+    assert any(call.status >= 500 for call in slack.calls)
+    assert any(call.status == 429 for call in slack.calls)
