@@ -3,7 +3,8 @@
 Slack POSTs a click to the interactions URL (``detector slack-actions``, or the worker's web
 server through :meth:`InteractionHandler.handle`). Each request is checked before anything
 else: its ``X-Slack-Signature`` must be the HMAC of its body with the app's signing secret,
-and its ``X-Slack-Request-Timestamp`` within 5 minutes of now (a replayed click is refused).
+and its ``X-Slack-Request-Timestamp`` within 5 minutes of now; a signed request seen before
+(a replay inside those 5 minutes) is refused too.
 Slack wants an answer within 3 seconds, while a revocation may wait for Vault, so the
 handler answers at once and a worker thread carries the click out: the clicking user must
 be on the approvers list; *Revoke* revokes (through the responder: ledger before and after),
@@ -43,6 +44,8 @@ __all__ = ["InteractionHandler", "InteractionServer"]
 
 log = logging.getLogger(__name__)
 
+_FRESH_FOR = 6 * 60.0  # seconds a signed request stays acceptable (Slack: 5 minutes)
+
 _MAX_BODY = 1 << 20  # Slack's payloads are a few KB
 
 
@@ -79,6 +82,8 @@ class InteractionHandler:
         self.benign_for = benign_for
         self.snooze_for = snooze_for
         self.handled = 0
+        self._seen: dict[str, float] = {}  # signatures accepted, until they go stale
+        self._seen_lock = threading.Lock()
         self._work: queue.Queue[dict[str, Any] | None] = queue.Queue()
         self._worker = threading.Thread(target=self._run, name="slack-clicks", daemon=True)
         self._worker.start()
@@ -104,6 +109,9 @@ class InteractionHandler:
         if not valid:
             log.warning("refused a Slack request: bad signature or stale timestamp")
             return 401, b"invalid signature or stale timestamp"
+        if self._replayed(str(signature)):
+            log.warning("refused a Slack request: a signed request seen before (a replay)")
+            return 401, b"replayed request"
         try:
             form = urllib.parse.parse_qs(body.decode("utf-8"), strict_parsing=True)
             payload = json.loads(form["payload"][0])
@@ -113,6 +121,20 @@ class InteractionHandler:
             return 200, b""
         self._work.put(payload)
         return 200, b""
+
+    def _replayed(self, signature: str) -> bool:
+        """Whether this exact signed request was accepted before. A signature is kept
+        for as long as its timestamp is fresh (5 minutes, and a minute of clock skew);
+        after that the timestamp check refuses it anyway."""
+        now = time.monotonic()
+        with self._seen_lock:
+            if len(self._seen) > 10_000:
+                self._seen = {sig: until for sig, until in self._seen.items() if until > now}
+            until = self._seen.get(signature)
+            if until is not None and until > now:
+                return True
+            self._seen[signature] = now + _FRESH_FOR
+            return False
 
     def wait_idle(self, timeout: float = 30.0) -> bool:
         """Whether every queued click was carried out within ``timeout`` (for tests)."""

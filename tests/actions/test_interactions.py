@@ -127,3 +127,21 @@ def test_snooze_mutes_the_identity_but_not_revocations(served, slack):
         | {"risk": 0.7, "decision": "alert", "team": "payments"}
     )
     assert [m["method"] for m in responder.ledger.outbox("pending")] == []
+
+
+def test_a_replayed_click_is_rejected(served):
+    """Someone who captured a signed click cannot send it again, even within 5 minutes."""
+    server, responder, message = served
+    body = click_body(REVOKE, button(message, REVOKE)["value"], message)
+    headers = signed(body)
+    assert post(server, body, headers).status_code == 200
+    replay = post(server, body, headers)
+    assert replay.status_code == 401 and replay.content == b"replayed request"
+    assert server.handler.wait_idle()
+    history = [
+        status
+        for _, status, _ in responder.ledger.history(
+            responder.ledger.by_credential("accessor-billing-1").action_id
+        )
+    ]
+    assert history.count("dry-run") == 1  # carried out once
