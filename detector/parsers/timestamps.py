@@ -15,6 +15,7 @@ __all__ = ["parse_timestamp"]
 
 _EARLIEST = datetime(1990, 1, 1, tzinfo=UTC).timestamp()
 _LATEST = datetime(2100, 1, 1, tzinfo=UTC).timestamp()
+_DIGITS = frozenset("0123456789")
 
 
 @lru_cache(maxsize=4096)
@@ -43,8 +44,11 @@ def parse_timestamp(value: object) -> float:
         and value[10] in "T "
         and value[13] == value[16] == ":"
         and value[17] in "012345"  # seconds 60-99 are not a time: let fromisoformat refuse
-        and value[18].isdigit()
-        and (len(value) == 20 or (value[19] == "." and value[20:-1].isdigit()))
+        and value[18] in _DIGITS  # str.isdigit() takes "²", which float() refuses
+        and (
+            len(value) == 20
+            or (value[19] == "." and value[20:-1].isascii() and value[20:-1].isdigit())
+        )
     ):
         minute, base = _last
         if value[:16] != minute:

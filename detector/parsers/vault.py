@@ -140,10 +140,11 @@ class VaultAuditParser(ParserOutputs):
             return None
         try:
             time = parse_timestamp(record[9:time_end].decode())
+            request_id = key.decode()  # not UTF-8: the full decode makes it a dead letter
         except (ParseError, UnicodeDecodeError):
             return None
         self._clock = max(self._clock, time)
-        return self._hold(key.decode(), time, record)
+        return self._hold(request_id, time, record)
 
     def _hold(self, key: str, time: float, entry: dict | bytes) -> list[AccessEvent]:
         if key in self._answered:
