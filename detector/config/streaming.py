@@ -31,6 +31,7 @@ class StreamingSection(msgspec.Struct, forbid_unknown_fields=True):
     heartbeat_interval: float | str = "1s"
     lateness: float | str = 0.1
     idle: float | str = "0.5s"
+    replay_idle: float | str = "5s"
     fetch_wait: float | str = 0.1
     clock_skew: float | str = "1s"
     state_flush: float | str = "1s"
@@ -48,6 +49,7 @@ class StreamingSection(msgspec.Struct, forbid_unknown_fields=True):
             "heartbeat_interval",
             "lateness",
             "idle",
+            "replay_idle",
             "fetch_wait",
             "clock_skew",
             "state_flush",

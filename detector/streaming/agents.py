@@ -4,6 +4,7 @@ pipeline; the agents only move records and watermarks."""
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import pickle
@@ -84,13 +85,18 @@ class StreamingWorker:
         profile_idle = build_pipeline(config, partitions=1).model.store.idle_ttl
         self.identities = IdentityTable(self.tables.identities, self.partitions, profile_idle)
         self.route_stage = RouteStage(
-            lateness=self.settings.lateness, idle=self.settings.idle, skew=self.settings.clock_skew
+            lateness=self.settings.lateness,
+            idle=self.settings.idle,
+            skew=self.settings.clock_skew,
+            replay_idle=self.settings.replay_idle,
         )
         self.parse_stages: dict[int, ParseStage] = {}
         self.score_stages: dict[int, ScoreStage] = {}
         self._pipelines: dict[int, Pipeline] = {}
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
-        self._last_flush = self._last_stats = self._last_checkpoint = wall.monotonic()
+        self._last_stats = self._last_checkpoint = wall.monotonic()
+        self._unconfirmed: list[Any] = []  # alert and action sends not yet acknowledged
+        self._generation = 0  # counts give-aways (a state snapshot older than one is void)
         self.stats = stats
         self.metrics = metrics
         self._ends: dict[Any, int] = {}
@@ -165,9 +171,32 @@ class StreamingWorker:
         partition = identity_partition(scored.event.identity, self.partitions)
         payload = orjson.dumps(record)
         key = scored.event.identity.encode()
-        self.topics.alerts.send_soon(key=key, value=payload, partition=partition)
+        sent = [self.topics.alerts.send_soon(key=key, value=payload, partition=partition)]
         if scored.decision == "revoke":
-            self.topics.actions.send_soon(key=key, value=payload, partition=partition)
+            sent.append(self.topics.actions.send_soon(key=key, value=payload, partition=partition))
+        self._unconfirmed += sent
+
+    async def save_state(self) -> None:
+        """Identity states to the changelog, once the broker has every alert and action
+        request sent for the events they have applied.
+
+        A state names the last event it applied, and a successor skips the events up to
+        it: were the state on the broker before an alert it implies, a worker dying in
+        between would lose that alert. So the states are taken first, then the sends made
+        until then are awaited, then the states are written.
+        """
+        snapshot = self.identities.snapshot()
+        pending, self._unconfirmed = self._unconfirmed, []
+        generation = self._generation
+        results = await asyncio.gather(*pending, return_exceptions=True)
+        if generation != self._generation:
+            return  # partitions moved meanwhile: give_away wrote newer states
+        failed = [r for r in results if isinstance(r, BaseException)]
+        if failed:
+            log.error("%d alert sends failed (%s): states kept back", len(failed), failed[0])
+            self.identities.mark_dirty([identity for _, identity, _ in snapshot])
+            return
+        self.identities.write(snapshot)
 
     def _broadcast_mark(self, topic: Any, name: str, source: int, mark: float) -> None:
         """Tell every partition of ``topic`` that ``source`` has reached ``mark``."""
@@ -303,6 +332,10 @@ class StreamingWorker:
         async def tick() -> None:
             self.tick()
 
+        @app.timer(interval=self.settings.state_flush)
+        async def save_state() -> None:
+            await self.save_state()
+
         @app.timer(interval=0.5)
         async def ends() -> None:
             problem = self.topology_problem()
@@ -322,6 +355,7 @@ class StreamingWorker:
 
         What was held unacknowledged is read again by the new owner.
         """
+        self._generation += 1
         self._flush_route()
         self._flush_parse()
         self.identities.flush(only=partitions)
@@ -389,9 +423,6 @@ class StreamingWorker:
                 self._send_scored(scored)
         self.score_holds.acknowledge()
         now = wall.monotonic()
-        if now - self._last_flush >= settings.state_flush:
-            self._last_flush = now
-            self.identities.flush()
         if now - self._last_checkpoint >= _CHECKPOINT:
             self._last_checkpoint = now
             self.checkpoint()

@@ -65,20 +65,31 @@ class IdentityTable:
 
     def flush(self, only: set[int] | None = None) -> int:
         """Write changed states to the changelog (of partitions ``only``, if given)."""
-        written = 0
+        return self.write(self.snapshot(only))
+
+    def snapshot(self, only: set[int] | None = None) -> list[tuple[int, str, bytes]]:
+        """The changed states as they are now, serialized: (partition, identity, bytes)."""
+        taken = []
         for identity, state in list(self._dirty.items()):
             partition = identity_partition(identity, self.partitions)
             if only is not None and partition not in only:
                 continue
-            self.table.send_changelog(
-                partition,
-                identity.encode(),
-                pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL),
-                value_serializer="raw",
-            )
+            taken.append((partition, identity, pickle.dumps(state, pickle.HIGHEST_PROTOCOL)))
             del self._dirty[identity]
-            written += 1
-        return written
+        return taken
+
+    def write(self, snapshot: list[tuple[int, str, bytes]]) -> int:
+        """Send a snapshot to the changelog."""
+        for partition, identity, value in snapshot:
+            self.table.send_changelog(partition, identity.encode(), value, value_serializer="raw")
+        return len(snapshot)
+
+    def mark_dirty(self, identities: list[str]) -> None:
+        """Write these again at the next flush (their snapshot could not be written)."""
+        for identity in identities:
+            state = self.get(identity)
+            if state is not None:
+                self._dirty[identity] = state
 
     def sweep(self) -> int:
         """Forget identities idle longer than ``idle_ttl`` (by the newest event time seen)."""

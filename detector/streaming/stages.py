@@ -115,7 +115,10 @@ class RouteStage:
     other partition back, so a quiet partition's watermark follows the wall clock (less
     ``skew``, how far a server's clock may lag ours). It is a bound, not "nothing more
     will come": if the worker dies, its last word stays true for lines written later.
-    A replay of old logs meets the wall clock's bound at once and goes through unhindered.
+    A partition whose newest line is old (a replay or a backlog: more than ``live_within``
+    behind the wall clock) must stay quiet for ``replay_idle`` instead: a shipper replaying
+    old logs may pause for a moment, and the wall clock's bound would then release
+    everything before the rest of the replay arrives (scored late, out of order).
     """
 
     def __init__(
@@ -125,10 +128,14 @@ class RouteStage:
         skew: float = 1.0,
         clock: Callable[[], float] = wall.monotonic,
         now: Callable[[], float] = wall.time,
+        replay_idle: float = 5.0,
+        live_within: float = 60.0,
     ):
         self.lateness = lateness
         self.idle = idle
         self.skew = skew
+        self.replay_idle = replay_idle
+        self.live_within = live_within
         self.clock = clock
         self.now = now
         self.newest: dict[int, float] = {}
@@ -152,8 +159,12 @@ class RouteStage:
         read = max(self.next_offset.get(partition, 0), committed or 0)
         newest = self.newest.get(partition, -INFINITY)
         heard = self.last_heard.get(partition)
-        if read >= highwater and (heard is None or self.clock() - heard >= self.idle):
-            return max(newest, self.now() - self.skew)
+        if read >= highwater:
+            now = self.now()
+            live = newest >= now - self.live_within
+            silent = INFINITY if heard is None else self.clock() - heard
+            if silent >= (self.idle if live else self.replay_idle):
+                return max(newest, now - self.skew)
         return newest - self.lateness
 
 

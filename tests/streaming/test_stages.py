@@ -226,7 +226,9 @@ def clocks() -> tuple[Clock, Clock]:
 
 def route_stage(clocks: tuple[Clock, Clock]) -> RouteStage:
     monotonic, wall = clocks
-    return RouteStage(lateness=30.0, idle=5.0, skew=2.0, clock=monotonic, now=wall)
+    return RouteStage(
+        lateness=30.0, idle=5.0, skew=2.0, clock=monotonic, now=wall, replay_idle=20.0
+    )
 
 
 def test_nothing_is_promised_before_the_partitions_end_is_known(clocks):
@@ -255,11 +257,23 @@ def test_a_partition_read_to_its_end_but_heard_from_lately_keeps_the_lateness_bo
     assert stage.watermark(0, 10, None) == T0 - 30
 
 
-def test_a_quiet_partition_follows_the_wall_clock_less_the_skew(clocks):
+def test_a_quiet_live_partition_follows_the_wall_clock_less_the_skew(clocks):
+    monotonic, wall = clocks
+    stage = route_stage(clocks)
+    stage.route(0, 9, vault_entry("response", "r-1", wall.at - 10.0))  # written just now
+    monotonic.at += 5.0  # ``idle`` seconds without a line
+    assert stage.watermark(0, 10, None) == wall.at - 2.0
+
+
+def test_a_replay_that_pauses_keeps_its_bound_until_it_is_quiet_for_longer(clocks):
+    """Old lines (an hour behind the wall clock): a pause of ``idle`` is a shipper taking
+    a breath, not the end of the replay."""
     monotonic, wall = clocks
     stage = route_stage(clocks)
     stage.route(0, 9, vault_entry("response", "r-1", T0))
-    monotonic.at += 5.0  # ``idle`` seconds without a line
+    monotonic.at += 5.0
+    assert stage.watermark(0, 10, None) == T0 - 30, "idle, but a replay: still the bound"
+    monotonic.at += 15.0  # ``replay_idle`` in all
     assert stage.watermark(0, 10, None) == wall.at - 2.0
     wall.at += 60
     monotonic.at += 60
