@@ -47,30 +47,27 @@ def severity(alert: dict[str, Any]) -> str:
     return "high" if (alert.get("risk") or 0.0) >= 0.8 else "medium"
 
 
+#: what a parent message's header says of its credential's action, by ledger status
+_STATUS_HEADLINES = {
+    "revoked": "Credential revoked",
+    "queued": "Revoking credential (Vault unreachable, retrying)",
+    "in-flight": "Revoking credential (Vault unreachable, retrying)",
+    "dry-run": "Would revoke (dry run)",
+    "escalated": "Revoke? Approval needed",
+    "failed": "Revocation FAILED",
+    "protected": "Revoke decision, never-revoke list",
+    "gone": "Revoke decision, credential already gone",
+    "benign": "Alert marked benign",
+}
+
+
 def _headline(alert: dict[str, Any], action: dict[str, Any] | None) -> str:
     status = action["status"] if action else None
     risk = f"risk {alert.get('risk', 0.0):.2f}"
     who = alert.get("service") or alert.get("identity_name") or alert.get("identity")
-    if status == "revoked":
-        what = "Credential revoked"
-    elif status in ("queued", "in-flight"):
-        what = "Revoking credential (Vault unreachable, retrying)"
-    elif status == "dry-run":
-        what = "Would revoke (dry run)"
-    elif status == "escalated":
-        what = "Revoke? Approval needed"
-    elif status == "failed":
-        what = "Revocation FAILED"
-    elif status == "protected":
-        what = "Revoke decision, never-revoke list"
-    elif status == "gone":
-        what = "Revoke decision, credential already gone"
-    elif status == "benign":
-        what = "Alert marked benign"
-    elif alert.get("decision") == "revoke":
-        what = "Revoke decision"
-    else:
-        what = "Alert"
+    what = _STATUS_HEADLINES.get(status) or (
+        "Revoke decision" if alert.get("decision") == "revoke" else "Alert"
+    )
     icon = _ICONS[severity(alert)]
     return f"{icon} {what} · {who} · {risk}"[:150]
 

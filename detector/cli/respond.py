@@ -9,15 +9,14 @@ from pathlib import Path
 
 import click
 
+from detector.cli.options import pipeline_argument
 from detector.errors import DetectorError
 
 __all__ = ["respond"]
 
 
 @click.command()
-@click.argument(
-    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
-)
+@pipeline_argument
 def respond(pipeline_file: Path) -> None:
     """Act on the workers' decisions: revoke through Vault, tell the SOC in Slack.
 

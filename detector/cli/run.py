@@ -10,6 +10,7 @@ from rich.console import Console
 from rich.progress import BarColumn, DownloadColumn, Progress, TimeRemainingColumn
 
 from detector.build import build_sinks, load_pipeline
+from detector.cli.options import pipeline_argument
 from detector.errors import DetectorError
 from detector.runtime.local import LocalRun
 
@@ -17,9 +18,7 @@ __all__ = ["run"]
 
 
 @click.command()
-@click.argument(
-    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
-)
+@pipeline_argument
 @click.option(
     "--source",
     "sources",

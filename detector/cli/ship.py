@@ -9,6 +9,7 @@ from pathlib import Path
 
 import click
 
+from detector.cli.options import pipeline_argument
 from detector.config import load_pipeline_file
 from detector.errors import DetectorError
 
@@ -16,9 +17,7 @@ __all__ = ["ship"]
 
 
 @click.command()
-@click.argument(
-    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
-)
+@pipeline_argument
 @click.option(
     "--file",
     "path",

@@ -9,15 +9,14 @@ from pathlib import Path
 
 import click
 
+from detector.cli.options import pipeline_argument
 from detector.errors import DetectorError
 
 __all__ = ["slack_actions"]
 
 
 @click.command("slack-actions")
-@click.argument(
-    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
-)
+@pipeline_argument
 @click.option("--listen", metavar="HOST:PORT", help="Where to listen (default: slack.listen).")
 def slack_actions(pipeline_file: Path, listen: str | None) -> None:
     """Take Revoke / Benign / Snooze clicks at POST /slack/actions (signatures verified).

@@ -6,6 +6,7 @@ from pathlib import Path
 
 import click
 
+from detector.cli.options import pipeline_argument
 from detector.config import load_pipeline_file
 from detector.errors import DetectorError
 
@@ -13,9 +14,7 @@ __all__ = ["worker"]
 
 
 @click.command()
-@click.argument(
-    "pipeline_file", metavar="PIPELINE", type=click.Path(dir_okay=False, path_type=Path)
-)
+@pipeline_argument
 @click.option(
     "--data-dir",
     type=click.Path(file_okay=False, path_type=Path),

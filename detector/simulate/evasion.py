@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from datetime import date, timedelta
 
-from detector.simulate.calls import Call, Reply
+from detector.simulate.calls import Call
 from detector.simulate.client import Client
 from detector.simulate.networks import POOLS
 from detector.simulate.people import Person, Session
@@ -97,18 +97,8 @@ class EvasionScenario(Scenario):
                 t = client.after(call, 0.05 + 0.2 * rng.random())
         lo, hi = gap or (_UI_GAP if ui else _CLI_GAP)
         for operation, path in actions:
-            if not ui and path.startswith("secret/"):
-                logical = path.split("/", 2)[2]
-                probe = client.call(
-                    t,
-                    "read",
-                    f"sys/internal/ui/mounts/secret/{logical}",
-                    None,
-                    Reply.STATIC,
-                    person.kv_preflight,
-                )
-                calls.append(probe)
-                t = client.after(probe, 0.001)
+            if not ui:
+                t = person.cli_preflight(client, t, path, calls)
             call = client.call(t, operation, path)
             calls.append(call)
             t = client.after(call, lo + (hi - lo) * rng.random())

@@ -318,10 +318,23 @@ class Person:
             ("sys/internal/ui/mounts", Reply.STATIC, self._mounts),
         )
 
-    @property
-    def kv_preflight(self) -> dict[str, object]:
-        """What the CLI's preflight call before a KV command returns (for impostors too)."""
-        return self._preflight
+    def cli_preflight(self, client: Client, t: int, path: str, calls: list[Call]) -> int:
+        """The CLI's question before a KV command on ``path`` (which engine and version),
+        made by ``client`` — this person's, or whoever holds their token; the next free
+        moment."""
+        if not path.startswith("secret/"):
+            return t
+        logical = path.split("/", 2)[2]
+        probe = client.call(
+            t,
+            "read",
+            f"sys/internal/ui/mounts/secret/{logical}",
+            None,
+            Reply.STATIC,
+            self._preflight,
+        )
+        calls.append(probe)
+        return client.after(probe, 0.001)
 
     def _action(self, t: int, ui: bool, calls: list[Call]) -> int:
         rng, client = self.rng, self.client
@@ -378,18 +391,8 @@ class Person:
     ) -> int:
         """A KV command; the CLI first asks which engine and version the path is on."""
         client = self.client
-        if not ui and path.startswith("secret/"):
-            logical = path.split("/", 2)[2]
-            probe = client.call(
-                t,
-                "read",
-                f"sys/internal/ui/mounts/secret/{logical}",
-                None,
-                Reply.STATIC,
-                self._preflight,
-            )
-            calls.append(probe)
-            t = client.after(probe, 0.001)
+        if not ui:
+            t = self.cli_preflight(client, t, path, calls)
         call = client.call(t, operation, path, data)
         calls.append(call)
         writes = operation in ("create", "update") and call.outcome == ALLOWED
