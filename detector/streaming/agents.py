@@ -178,14 +178,19 @@ class StreamingWorker:
 
     async def save_state(self) -> None:
         """Identity states to the changelog, once the broker has every alert and action
-        request sent for the events they have applied.
+        request sent for the events they have applied; then those events are acknowledged.
 
-        A state names the last event it applied, and a successor skips the events up to
-        it: were the state on the broker before an alert it implies, a worker dying in
-        between would lose that alert. So the states are taken first, then the sends made
-        until then are awaited, then the states are written.
+        The two orders matter. A state names the last event it applied, and a successor
+        skips the events up to it: were the state on the broker before an alert it implies,
+        a worker dying in between would lose that alert. And a successor starts reading
+        events at the committed offset: were an event committed before a state that learnt
+        from it, the successor would never learn from it (a burst would be forgotten, and
+        the alerts it leads to lost). So the states and the scored events are taken first,
+        then the sends made until then are awaited, then the states are written (Faust
+        flushes them before it commits), then the events are acknowledged.
         """
         snapshot = self.identities.snapshot()
+        scored = self.score_holds.take_ready()
         pending, self._unconfirmed = self._unconfirmed, []
         generation = self._generation
         results = await asyncio.gather(*pending, return_exceptions=True)
@@ -195,8 +200,10 @@ class StreamingWorker:
         if failed:
             log.error("%d alert sends failed (%s): states kept back", len(failed), failed[0])
             self.identities.mark_dirty([identity for _, identity, _ in snapshot])
+            self.score_holds.restore(scored)
             return
         self.identities.write(snapshot)
+        self.score_holds.acknowledge(scored)
 
     def _broadcast_mark(self, topic: Any, name: str, source: int, mark: float) -> None:
         """Tell every partition of ``topic`` that ``source`` has reached ``mark``."""
@@ -309,7 +316,6 @@ class StreamingWorker:
                             holds.done(token)  # a duplicate: nothing more to do
                 for scored in stage.release(holds.done):
                     self._send_scored(scored)
-                holds.acknowledge()
 
         @app.agent(topics.alerts, name="deliver")
         async def deliver(stream: Any) -> None:
@@ -348,18 +354,24 @@ class StreamingWorker:
         @app.on_partitions_revoked.connect
         async def on_revoked(sender: Any, revoked: Any, **_: Any) -> None:
             given = {tp.partition for tp in revoked if tp.topic == self.settings.events_topic}
-            self.give_away(given)
+            raw = {tp.partition for tp in revoked if tp.topic == self.settings.raw_topic}
+            self.give_away(given, raw)
 
-    def give_away(self, partitions: set[int]) -> None:
-        """Partitions moving to another worker: write their state, forget their stages.
+    def give_away(self, partitions: set[int], raw: set[int] | None = None) -> None:
+        """Partitions moving (maybe back to this worker): write their state, forget their
+        stages and how far the raw partitions ``raw`` were read.
 
-        What was held unacknowledged is read again by the new owner.
+        What was held unacknowledged is read again by the new owner, from the committed
+        offsets: a stage that kept its place would take the lines read again for late ones.
         """
         self._generation += 1
         self._flush_route()
         self._flush_parse()
         self.identities.flush(only=partitions)
         self.checkpoint(partitions)
+        for partition in raw or ():
+            self.route_stage.forget(partition)
+        self._sent_marks.clear()
         for partition in partitions:
             self.score_stages.pop(partition, None)
             self.parse_stages.pop(partition, None)
@@ -421,7 +433,6 @@ class StreamingWorker:
         for partition in self._assigned(settings.events_topic):
             for scored in self.score_stage(partition).release(self.score_holds.done):
                 self._send_scored(scored)
-        self.score_holds.acknowledge()
         now = wall.monotonic()
         if now - self._last_checkpoint >= _CHECKPOINT:
             self._last_checkpoint = now

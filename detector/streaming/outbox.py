@@ -12,7 +12,8 @@ that dies loses nothing; what it had not finished is read again by its successor
 
 from __future__ import annotations
 
-from collections import defaultdict
+import itertools
+from collections import defaultdict, deque
 from typing import Any
 
 import msgspec
@@ -26,33 +27,59 @@ _encoder = msgspec.msgpack.Encoder()
 
 
 class Holds:
-    """Source events kept unacknowledged until every item they carried is done."""
+    """Source events kept unacknowledged until every item they carried is done, then
+    acknowledged in the order they were read, per partition.
+
+    The order matters: Faust commits a partition up to the first gap in what was
+    acknowledged, but its gap check is off by one (faust-streaming 0.15:
+    ``Consumer._new_offset`` takes ``min(acked) - committed > 1`` for a gap), so a single
+    unacknowledged message at the head, followed by acknowledged ones, would be committed
+    unprocessed — and lost at the next rebalance. Acknowledging a prefix only never
+    leaves a gap.
+    """
 
     def __init__(self) -> None:
-        self._remaining: dict[int, list[Any]] = {}
-        self._ready: list[Any] = []
+        self._tokens = itertools.count(1)
+        self._remaining: dict[int, list[Any]] = {}  # token -> [event, items left]
+        self._in_order: dict[Any, deque[list[Any]]] = defaultdict(deque)  # tp -> held
+        self._taken: list[Any] = []  # taken by take_ready, then restored
 
     def hold(self, event: Any, items: int) -> int:
         """Keep ``event`` until ``items`` items are done; returns its token."""
-        token = id(event)
-        if items <= 0:
-            self._ready.append(event)
-        else:
-            self._remaining[token] = [event, items]
+        token = next(self._tokens)
+        held = [event, items]
+        if items > 0:
+            self._remaining[token] = held
+        self._in_order[event.message.tp].append(held)
         return token
 
     def done(self, token: int) -> None:
-        entry = self._remaining.get(token)
-        if entry is None:
+        held = self._remaining.get(token)
+        if held is None:
             return
-        entry[1] -= 1
-        if entry[1] <= 0:
+        held[1] -= 1
+        if held[1] <= 0:
             del self._remaining[token]
-            self._ready.append(entry[0])
 
-    def acknowledge(self) -> int:
-        """Acknowledge every event whose items are all done (after they were handed on)."""
-        ready, self._ready = self._ready, []
+    def take_ready(self) -> list[Any]:
+        """The events that may be acknowledged now (all done, and all read before them on
+        their partition), for the caller to acknowledge once what they changed is safe
+        (:meth:`acknowledge` with them, or :meth:`restore` if it could not be made so)."""
+        ready, self._taken = self._taken, []
+        for queue in self._in_order.values():
+            while queue and queue[0][1] <= 0:
+                ready.append(queue.popleft()[0])
+        return ready
+
+    def restore(self, ready: list[Any]) -> None:
+        """Events from :meth:`take_ready` not acknowledged: they come first next time."""
+        self._taken[:0] = ready
+
+    def acknowledge(self, ready: list[Any] | None = None) -> int:
+        """Acknowledge the events of ``ready`` (from :meth:`take_ready`), or all that may
+        be acknowledged now (once what they carried was handed on)."""
+        if ready is None:
+            ready = self.take_ready()
         for event in ready:
             event.ack()
         return len(ready)
@@ -60,7 +87,8 @@ class Holds:
     def forget(self) -> None:
         """Drop everything held (partitions given away: their successor reads them again)."""
         self._remaining.clear()
-        self._ready.clear()
+        self._in_order.clear()
+        self._taken.clear()
 
     def __len__(self) -> int:
         return len(self._remaining)

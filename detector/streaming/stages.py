@@ -151,6 +151,12 @@ class RouteStage:
             self.newest[partition] = time
         return key, time
 
+    def forget(self, partition: int) -> None:
+        """The partition was revoked: whoever reads it next starts at its committed offset."""
+        self.newest.pop(partition, None)
+        self.next_offset.pop(partition, None)
+        self.last_heard.pop(partition, None)
+
     def watermark(self, partition: int, highwater: int | None, committed: int | None) -> float:
         """``highwater``: the partition's end offset as the consumer knows it (None: not
         yet); ``committed``: the offset committed for it (a new owner starts there)."""

@@ -289,6 +289,20 @@ def test_a_quiet_partition_never_goes_back_behind_what_it_has_read(clocks):
     assert stage.watermark(0, 1, None) == wall.at + 30
 
 
+def test_a_revoked_partition_is_read_again_from_its_committed_offset_not_from_its_old_place(
+    clocks,
+):
+    """After a rebalance the lines past the committed offset come again: a stage that
+    kept its place (and its newest time) would vouch for them before reading them."""
+    stage = route_stage(clocks)
+    stage.route(0, 19, vault_entry("response", "r-1", T0 + 60))
+    assert stage.watermark(0, 30, 10) == T0 + 60 - 30
+    stage.forget(0)
+    assert stage.watermark(0, 30, 10) == -INF, "twenty lines to read again first"
+    stage.route(0, 10, vault_entry("response", "r-0", T0))
+    assert stage.watermark(0, 30, 10) == T0 - 30
+
+
 def test_a_new_owner_whose_committed_offset_is_at_the_end_counts_as_caught_up(clocks):
     wall = clocks[1]
     stage = route_stage(clocks)  # took the partition over, has read nothing

@@ -104,16 +104,6 @@ def test_one_worker_gives_the_local_runtimes_alerts(broker, organisation, local_
     }
 
 
-# Known bug (open): after a rebalance, the worker that keeps running sometimes loses the
-# alerts of whole bursts on the partitions it owned before (not those it takes over); about
-# half of the runs here. Kept running, not hidden: it passes when the bug does not strike.
-REBALANCE_BUG = pytest.mark.xfail(
-    strict=False,
-    reason="known: alerts lost on the surviving worker's own partitions after a rebalance",
-)
-
-
-@REBALANCE_BUG
 def test_two_workers_share_the_partitions_and_give_the_same_alerts(
     broker, organisation, local_alerts, tmp_path
 ):
@@ -139,7 +129,6 @@ def test_two_workers_share_the_partitions_and_give_the_same_alerts(
     assert_same_alerts(alerts_on(broker, "two.alerts"), local_alerts)
 
 
-@REBALANCE_BUG
 def test_a_killed_worker_is_replaced_and_loses_nothing(
     broker, organisation, local_alerts, tmp_path
 ):
@@ -199,7 +188,6 @@ def test_a_killed_worker_is_replaced_and_loses_nothing(
     assert len(delivered) == len(set(delivered))
 
 
-@REBALANCE_BUG
 def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
     broker, organisation, local_alerts, tmp_path
 ):
