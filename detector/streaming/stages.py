@@ -119,6 +119,19 @@ class RouteStage:
     behind the wall clock) must stay quiet for ``replay_idle`` instead: a shipper replaying
     old logs may pause for a moment, and the wall clock's bound would then release
     everything before the rest of the replay arrives (scored late, out of order).
+
+    A partition never written to (end offset 0) vouches for nothing until ``replay_idle``
+    after this stage routed its first line: at the start of a replay into an idle group,
+    lines reach the workers' partitions a moment apart, and a bound given out before would
+    let one worker's lines pass before another's older ones (several workers would then
+    disagree with one). A partition that stays empty then follows the wall clock; a worker
+    whose partitions all stay empty holds the others back, so every raw partition should
+    receive lines (shippers spread unkeyed lines over all of them).
+
+    A quiet partition's wall-clock bound is wrong when old lines then arrive (a replay
+    after a pause, a backfill): :meth:`overtaken` tells the caller to send the partition's
+    corrected watermark *before* those lines, so the stages downstream hold them back and
+    sort them instead of passing them on in arrival order.
     """
 
     def __init__(
@@ -141,27 +154,46 @@ class RouteStage:
         self.newest: dict[int, float] = {}
         self.next_offset: dict[int, int] = {}
         self.last_heard: dict[int, float] = {}
+        self.vouched: dict[int, float] = {}  # the last watermark given out, per partition
+        self.first_line: float | None = None  # when this stage routed its first line
 
     def route(self, partition: int, offset: int, record: bytes) -> tuple[bytes, float | None]:
         """The entry's key and event time; the partition's progress is noted."""
         key, time = routing_key(record)
         self.last_heard[partition] = self.clock()
+        if self.first_line is None:
+            self.first_line = self.last_heard[partition]
         self.next_offset[partition] = offset + 1
         if time is not None and time > self.newest.get(partition, -INFINITY):
             self.newest[partition] = time
         return key, time
+
+    def overtaken(self, partition: int, time: float | None) -> bool:
+        """Whether a line of ``time`` is older than the partition's last watermark (which
+        must then be corrected before the line is passed on)."""
+        return time is not None and time < self.vouched.get(partition, -INFINITY)
 
     def forget(self, partition: int) -> None:
         """The partition was revoked: whoever reads it next starts at its committed offset."""
         self.newest.pop(partition, None)
         self.next_offset.pop(partition, None)
         self.last_heard.pop(partition, None)
+        self.vouched.pop(partition, None)
 
     def watermark(self, partition: int, highwater: int | None, committed: int | None) -> float:
         """``highwater``: the partition's end offset as the consumer knows it (None: not
         yet); ``committed``: the offset committed for it (a new owner starts there)."""
+        mark = self._watermark(partition, highwater, committed)
+        self.vouched[partition] = mark
+        return mark
+
+    def _watermark(self, partition: int, highwater: int | None, committed: int | None) -> float:
         if highwater is None:
             return -INFINITY  # we do not know what is in it yet
+        if highwater == 0:  # nothing ever written: wait for the stream to begin
+            begun = self.first_line is not None
+            if not begun or self.clock() - self.first_line < self.replay_idle:
+                return -INFINITY
         read = max(self.next_offset.get(partition, 0), committed or 0)
         newest = self.newest.get(partition, -INFINITY)
         heard = self.last_heard.get(partition)

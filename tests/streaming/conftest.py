@@ -39,22 +39,34 @@ def eventually(check: Callable[[], bool], timeout: float, what: str, poll: float
 
 
 class Broker:
-    """Tansu on a free loopback port, in memory; stoppable and restartable."""
+    """Tansu on a free loopback port, in memory (or in ``storage``, with ``env``);
+    stoppable and restartable."""
 
-    def __init__(self) -> None:
+    def __init__(self, storage: str = "memory://tansu/", env: dict[str, str] | None = None):
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.url = f"kafka://{self.bootstrap}"
+        self.storage = storage
+        self.env = {**os.environ, "RUST_LOG": "error", **(env or {})}
         self.process: subprocess.Popen | None = None
 
     def start(self) -> None:
         self.process = subprocess.Popen(
-            broker_command(self.port),
+            broker_command(self.port, self.storage),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
-            env={**os.environ, "RUST_LOG": "error"},
+            env=self.env,
         )
         eventually(self._listening, 20, "the broker to listen")
+        if self.storage != "memory://tansu/":
+            self.create_topic("ready.probe", 1)  # its storage answers, not only its socket
+
+    def kill(self) -> None:
+        """SIGKILL: no goodbye, nothing flushed that was not already stored."""
+        if self.process is not None:
+            self.process.kill()
+            self.process.wait(timeout=10)
+            self.process = None
 
     def _listening(self) -> bool:
         with socket.socket() as sock:
@@ -73,7 +85,8 @@ class Broker:
             admin = AIOKafkaAdminClient(bootstrap_servers=self.bootstrap)
             await admin.start()
             try:
-                await admin.create_topics([NewTopic(name, partitions, 1)])
+                if name not in await admin.list_topics():
+                    await admin.create_topics([NewTopic(name, partitions, 1)])
             finally:
                 await admin.close()
 
@@ -119,6 +132,49 @@ class Broker:
             return records
 
         return asyncio.run(read())
+
+
+_S3_SERVER = """
+import sys, time, boto3
+from moto.server import ThreadedMotoServer
+port = int(sys.argv[1])
+ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False).start()
+boto3.client("s3", endpoint_url=f"http://127.0.0.1:{port}", aws_access_key_id="test",
+             aws_secret_access_key="test", region_name="us-east-1").create_bucket(Bucket="tansu")
+print("ready", flush=True)
+time.sleep(86400)
+"""
+
+
+@pytest.fixture
+def persistent_broker() -> Iterator[Broker]:
+    """Tansu keeping its topics in S3 (moto's S3 server, a child process on a loopback
+    port): a broker that can be killed and started again with its data."""
+    pytest.importorskip("moto.server")
+    port = free_port()
+    s3 = subprocess.Popen(
+        [sys.executable, "-c", _S3_SERVER, str(port)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+    )
+    try:
+        assert s3.stdout is not None and s3.stdout.readline().strip() == "ready"
+        env = {
+            "AWS_ENDPOINT": f"http://127.0.0.1:{port}",
+            "AWS_ACCESS_KEY_ID": "test",
+            "AWS_SECRET_ACCESS_KEY": "test",
+            "AWS_DEFAULT_REGION": "us-east-1",
+            "AWS_ALLOW_HTTP": "true",
+        }
+        server = Broker("s3://tansu/", env)
+        server.start()
+        yield server
+        server.stop()
+    finally:
+        s3.kill()
+        s3.wait(timeout=10)
+        s3.stdout.close()
 
 
 @pytest.fixture(scope="session")

@@ -303,13 +303,41 @@ def test_a_revoked_partition_is_read_again_from_its_committed_offset_not_from_it
     assert stage.watermark(0, 30, 10) == T0 - 30
 
 
+def test_old_lines_reaching_a_quiet_partition_correct_its_watermark_before_they_travel(clocks):
+    """A partition quiet long enough vouches for the wall clock; a backfill of old lines
+    then arrives. They must not reach the parse stage under that bound (they would be
+    parsed in arrival order: late events, lost pairings), so the route stage says so first."""
+    monotonic, wall = clocks
+    stage = route_stage(clocks)
+    stage.route(0, 0, vault_entry("response", "r-0", T0))
+    monotonic.at += 20.0
+    assert stage.watermark(0, 1, None) == wall.at - 2.0, "quiet: the wall clock"
+    stage.route(0, 1, vault_entry("request", "r-1", T0 + 5))
+    assert stage.overtaken(0, T0 + 5), "older than what the partition vouched for"
+    assert stage.watermark(0, 2, None) < T0 + 5, "the corrected mark holds the line back"
+    assert not stage.overtaken(0, T0 + 6), "once corrected, later lines are in order"
+
+
+def test_a_partition_never_written_to_vouches_for_nothing_until_the_stream_has_begun(clocks):
+    """Lines of a replay into an idle group reach the workers a moment apart: a bound from
+    an empty partition would let one worker's lines pass before another's older ones."""
+    monotonic, wall = clocks
+    stage = route_stage(clocks)
+    monotonic.at += 3600
+    assert stage.watermark(0, 0, None) == -INF, "idle for an hour: still nothing"
+    stage.route(1, 0, vault_entry("response", "r-1", T0))
+    monotonic.at += 5.0
+    assert stage.watermark(0, 0, None) == -INF, "lines elsewhere, only just"
+    monotonic.at += 15.0  # ``replay_idle`` after the first line
+    assert stage.watermark(0, 0, None) == wall.at - 2.0, "it stays empty: the wall clock"
+
+
 def test_a_new_owner_whose_committed_offset_is_at_the_end_counts_as_caught_up(clocks):
     wall = clocks[1]
     stage = route_stage(clocks)  # took the partition over, has read nothing
     assert stage.watermark(0, 50, 50) == wall.at - 2.0
     assert stage.watermark(0, 50, 40) == -INF, "ten lines to read first"
     assert stage.watermark(0, 50, None) == -INF
-    assert stage.watermark(0, 0, None) == wall.at - 2.0, "an empty partition is caught up"
 
 
 # -- parse stage -----------------------------------------------------------------------

@@ -33,13 +33,28 @@ def organisation(tmp_path_factory) -> Path:
 @pytest.fixture(scope="module")
 def local_alerts(organisation, tmp_path_factory) -> dict[str, dict]:
     """What the local runtime alerts on, for the same log and pipeline file."""
-    directory = tmp_path_factory.mktemp("local")
+    return alerts_of_local_run(organisation, tmp_path_factory.mktemp("local"))
+
+
+def alerts_of_local_run(organisation: Path, directory: Path) -> dict[str, dict]:
+    directory.mkdir(exist_ok=True)
     _, pipeline = load_pipeline(
         pipeline_file(directory, NO_BROKER, "local", organisation / "inventory.toml")
     )
     LocalRun(pipeline, directory / "out", None, 300.0).run([str(organisation / "audit.log")])
     lines = (directory / "out" / "alerts.jsonl").read_bytes().splitlines()
     return {record["event_id"]: record for record in map(orjson.loads, lines)}
+
+
+@pytest.fixture(scope="module")
+def morning(tmp_path_factory) -> Path:
+    """A short log with a few alerts (its first 1,300 lines of about seven hours), for a
+    broker whose storage is slow (S3 on one machine)."""
+    directory = tmp_path_factory.mktemp("morning")
+    simulate(directory, seed=3, days=0.3)
+    lines = lines_of(directory)[:1300]
+    (directory / "audit.log").write_bytes(b"\n".join(lines) + b"\n")
+    return directory
 
 
 def lines_of(organisation: Path) -> list[bytes]:
@@ -228,6 +243,47 @@ def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
         assert alert["decision"] == local_alerts[event_id]["decision"], event_id
         assert abs(alert["risk"] - local_alerts[event_id]["risk"]) <= 1e-9, event_id
     delivered = [a["alert_id"] for a in alerts_on(broker, "outage.notifications")]
+    assert len(delivered) == len(set(delivered)) == len(local_alerts)
+
+
+def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(
+    persistent_broker, morning, tmp_path
+):
+    """The broker dies (SIGKILL) in the middle of the log and is started again on its
+    stored topics; the worker rides it out."""
+    broker, organisation = persistent_broker, morning
+    local_alerts = alerts_of_local_run(organisation, tmp_path / "local")
+    assert local_alerts, "a log with alerts to lose"
+    lines = lines_of(organisation)
+    pipeline = pipeline_file(
+        tmp_path, broker.url, "restart", organisation / "inventory.toml", session_timeout="6s"
+    )
+    broker.create_topic("restart.raw", RAW_PARTITIONS)
+    worker = Worker(pipeline, tmp_path, "w1")
+    expected = events_in(organisation)
+    try:
+        eventually(lambda: len(worker.partitions()) == 4, 90, "the worker to take the partitions")
+        broker.produce("restart.raw", lines[: len(lines) // 2])
+        eventually(lambda: worker.scored() > expected // 10, 60, "scoring to be under way")
+        broker.kill()
+        time.sleep(3)
+        broker.start()
+        broker.produce("restart.raw", lines[len(lines) // 2 :])
+        eventually(lambda: worker.scored() >= expected, 300, "the whole log to be scored")
+        eventually(
+            lambda: len(broker.consume("restart.notifications", 1.0)) >= len(local_alerts),
+            60,
+            "deliveries",
+        )
+    finally:
+        worker.stop()
+    assert worker.process.returncode is not None
+    streamed = {a["event_id"]: a for a in alerts_on(broker, "restart.alerts")}
+    assert set(streamed) == set(local_alerts), "an alert was lost or invented"
+    for event_id, alert in streamed.items():
+        assert alert["decision"] == local_alerts[event_id]["decision"], event_id
+        assert abs(alert["risk"] - local_alerts[event_id]["risk"]) <= 1e-9, event_id
+    delivered = [a["alert_id"] for a in alerts_on(broker, "restart.notifications")]
     assert len(delivered) == len(set(delivered)) == len(local_alerts)
 
 
