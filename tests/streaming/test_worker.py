@@ -306,15 +306,16 @@ def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(
 def test_a_raw_topic_of_another_size_stops_the_worker_with_the_key_to_fix(
     broker, organisation, tmp_path
 ):
-    pipeline = pipeline_file(tmp_path, broker.url, "size", organisation / "inventory.toml")
-    broker.create_topic("size.raw", 2)
+    app = unique("size")
+    pipeline = pipeline_file(tmp_path, broker.url, app, organisation / "inventory.toml")
+    broker.create_topic(f"{app}.raw", 2)
     worker = Worker(pipeline, tmp_path, "w1")
     try:
         eventually(lambda: worker.process.poll() is not None, 90, "the worker to stop")
     finally:
         worker.stop()
     assert worker.process.returncode != 0
-    assert f"{pipeline}: streaming.raw_partitions: is 4, but topic 'size.raw' has 2" in (
+    assert f"{pipeline}: streaming.raw_partitions: is 4, but topic '{app}.raw' has 2" in (
         worker.log()
     )
 
@@ -322,13 +323,14 @@ def test_a_raw_topic_of_another_size_stops_the_worker_with_the_key_to_fix(
 def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
     broker, organisation, tmp_path
 ):
+    app = unique("bad")
     pipeline = pipeline_file(
-        tmp_path, broker.url, "bad", organisation / "inventory.toml", raw_partitions=1
+        tmp_path, broker.url, app, organisation / "inventory.toml", raw_partitions=1
     )
     port = free_port()
     with pipeline.open("a") as file:
         file.write(f'[metrics]\nenabled = true\nlisten = "127.0.0.1:{port}"\n')
-    broker.create_topic("bad.raw", 1)
+    broker.create_topic(f"{app}.raw", 1)
     good = lines_of(organisation)[:400]
     huge = b'{"time": "2026-11-02T10:00:00Z", "type": "response", "request": {"path": "' + (
         b"x" * (5 * 1024 * 1024)
@@ -340,7 +342,7 @@ def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
         json.dumps({"time": 5, "type": "response", "request": {"path": "x"}}).encode(),
         json.dumps({"time": "2026-11-02T10:00:00Z", "type": "response", "request": "x"}).encode(),
     ]
-    broker.produce("bad.raw", bad + good)
+    broker.produce(f"{app}.raw", bad + good)
     worker = Worker(pipeline, tmp_path, "w1")
     try:
         eventually(
@@ -349,7 +351,7 @@ def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
             "every record read",
         )
         eventually(
-            lambda: len(broker.consume("bad.deadletter", 1.0)) >= len(bad), 30, "dead letters"
+            lambda: len(broker.consume(f"{app}.deadletter", 1.0)) >= len(bad), 30, "dead letters"
         )
         assert worker.scored() > 0, "the good lines after the bad ones were scored"
         # The operators' view: Prometheus metrics of the worker, counted as the stats are.
@@ -359,7 +361,7 @@ def test_bad_input_goes_to_the_dead_letter_topic_and_the_worker_goes_on(
         assert f'detector_records_total{{pipeline="vault-local"}} {len(bad) + len(good)}' in metrics
     finally:
         worker.stop()
-    letters = [orjson.loads(value) for _, value in broker.consume("bad.deadletter")]
+    letters = [orjson.loads(value) for _, value in broker.consume(f"{app}.deadletter")]
     reasons = sorted(letter["reason"] for letter in letters)
     assert reasons.count("not JSON") == 2
     assert "line too long for the stream" in reasons  # the 5 MB line: no batch can carry it
