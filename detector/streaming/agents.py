@@ -366,7 +366,7 @@ class StreamingWorker:
             raw = {tp.partition for tp in revoked if tp.topic == self.settings.raw_topic}
             self.give_away(given, raw)
 
-    def give_away(self, partitions: set[int], raw: set[int] | None = None) -> None:
+    def give_away(self, partitions: set[int], raw: set[int]) -> None:
         """Partitions moving (maybe back to this worker): write their state, forget their
         stages and how far the raw partitions ``raw`` were read.
 
@@ -378,7 +378,7 @@ class StreamingWorker:
         self._flush_parse()
         self.identities.flush(only=partitions)
         self.checkpoint(partitions)
-        for partition in raw or ():
+        for partition in raw:
             self.route_stage.forget(partition)
         self._sent_marks.clear()
         for partition in partitions:

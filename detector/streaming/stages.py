@@ -191,8 +191,7 @@ class RouteStage:
         if highwater is None:
             return -INFINITY  # we do not know what is in it yet
         if highwater == 0:  # nothing ever written: wait for the stream to begin
-            begun = self.first_line is not None
-            if not begun or self.clock() - self.first_line < self.replay_idle:
+            if self.first_line is None or self.clock() - self.first_line < self.replay_idle:
                 return -INFINITY
         read = max(self.next_offset.get(partition, 0), committed or 0)
         newest = self.newest.get(partition, -INFINITY)

@@ -8,6 +8,7 @@ import signal
 import time
 import urllib.request
 import uuid
+from collections.abc import Callable
 from pathlib import Path
 
 import orjson
@@ -218,12 +219,17 @@ def test_a_killed_worker_is_replaced_and_loses_nothing(
     assert len(delivered) == len(set(delivered))
 
 
-def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
-    broker, organisation, local_alerts, tmp_path
-):
-    """The broker stops answering (SIGSTOP: a hung or partitioned broker) for longer than
-    the session timeout, in the middle of the log, then comes back."""
-    app = unique("outage")
+def ride_out_a_broker_fault(
+    broker: Broker,
+    organisation: Path,
+    local_alerts: dict[str, dict],
+    tmp_path: Path,
+    app: str,
+    fault: Callable[[], None],
+    scoring_timeout: float,
+) -> None:
+    """One worker; half the log, then ``fault`` (the broker goes away and comes back),
+    then the rest: every alert as the local runtime's, each delivered once."""
     lines = lines_of(organisation)
     pipeline = pipeline_file(
         tmp_path, broker.url, app, organisation / "inventory.toml", session_timeout="6s"
@@ -231,26 +237,21 @@ def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
     broker.create_topic(f"{app}.raw", RAW_PARTITIONS)
     worker = Worker(pipeline, tmp_path, "w1")
     expected = events_in(organisation)
-    paused = False
     try:
         eventually(lambda: len(worker.partitions()) == 4, 90, "the worker to take the partitions")
         broker.produce(f"{app}.raw", lines[: len(lines) // 2])
         eventually(lambda: worker.scored() > expected // 10, 60, "scoring to be under way")
-        broker.process.send_signal(signal.SIGSTOP)
-        paused = True
-        time.sleep(10)  # longer than the session timeout
-        broker.process.send_signal(signal.SIGCONT)
-        paused = False
+        fault()
         broker.produce(f"{app}.raw", lines[len(lines) // 2 :])
-        eventually(lambda: worker.scored() >= expected, 180, "the whole log to be scored")
+        eventually(
+            lambda: worker.scored() >= expected, scoring_timeout, "the whole log to be scored"
+        )
         eventually(
             lambda: len(broker.consume(f"{app}.notifications", 1.0)) >= len(local_alerts),
             60,
             "deliveries",
         )
     finally:
-        if paused:
-            broker.process.send_signal(signal.SIGCONT)
         worker.stop()
     assert worker.process.returncode is not None
     streamed = {a["event_id"]: a for a in alerts_on(broker, f"{app}.alerts")}
@@ -262,45 +263,40 @@ def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
     assert len(delivered) == len(set(delivered)) == len(local_alerts)
 
 
+def test_a_broker_outage_mid_stream_loses_nothing_and_delivers_each_alert_once(
+    broker, organisation, local_alerts, tmp_path
+):
+    """The broker stops answering (SIGSTOP: a hung or partitioned broker) for longer than
+    the session timeout, in the middle of the log, then comes back."""
+
+    def outage() -> None:
+        broker.process.send_signal(signal.SIGSTOP)
+        try:
+            time.sleep(10)  # longer than the session timeout
+        finally:
+            broker.process.send_signal(signal.SIGCONT)
+
+    ride_out_a_broker_fault(
+        broker, organisation, local_alerts, tmp_path, unique("outage"), outage, 180
+    )
+
+
 def test_the_broker_killed_and_restarted_mid_stream_loses_nothing(
     persistent_broker, morning, tmp_path
 ):
     """The broker dies (SIGKILL) in the middle of the log and is started again on its
     stored topics; the worker rides it out."""
-    broker, organisation = persistent_broker, morning
-    local_alerts = alerts_of_local_run(organisation, tmp_path / "local")
+    local_alerts = alerts_of_local_run(morning, tmp_path / "local")
     assert local_alerts, "a log with alerts to lose"
-    lines = lines_of(organisation)
-    pipeline = pipeline_file(
-        tmp_path, broker.url, "restart", organisation / "inventory.toml", session_timeout="6s"
-    )
-    broker.create_topic("restart.raw", RAW_PARTITIONS)
-    worker = Worker(pipeline, tmp_path, "w1")
-    expected = events_in(organisation)
-    try:
-        eventually(lambda: len(worker.partitions()) == 4, 90, "the worker to take the partitions")
-        broker.produce("restart.raw", lines[: len(lines) // 2])
-        eventually(lambda: worker.scored() > expected // 10, 60, "scoring to be under way")
-        broker.kill()
+
+    def restart() -> None:
+        persistent_broker.kill()
         time.sleep(3)
-        broker.start()
-        broker.produce("restart.raw", lines[len(lines) // 2 :])
-        eventually(lambda: worker.scored() >= expected, 300, "the whole log to be scored")
-        eventually(
-            lambda: len(broker.consume("restart.notifications", 1.0)) >= len(local_alerts),
-            60,
-            "deliveries",
-        )
-    finally:
-        worker.stop()
-    assert worker.process.returncode is not None
-    streamed = {a["event_id"]: a for a in alerts_on(broker, "restart.alerts")}
-    assert set(streamed) == set(local_alerts), "an alert was lost or invented"
-    for event_id, alert in streamed.items():
-        assert alert["decision"] == local_alerts[event_id]["decision"], event_id
-        assert abs(alert["risk"] - local_alerts[event_id]["risk"]) <= 1e-9, event_id
-    delivered = [a["alert_id"] for a in alerts_on(broker, "restart.notifications")]
-    assert len(delivered) == len(set(delivered)) == len(local_alerts)
+        persistent_broker.start()
+
+    ride_out_a_broker_fault(
+        persistent_broker, morning, local_alerts, tmp_path, "restart", restart, 300
+    )
 
 
 def test_a_raw_topic_of_another_size_stops_the_worker_with_the_key_to_fix(
