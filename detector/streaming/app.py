@@ -6,9 +6,9 @@ from pathlib import Path
 from typing import Any
 
 import faust
-from faust.transport.drivers import aiokafka as faust_aiokafka
 
 from detector.streaming.settings import StreamingSection, broker_credentials
+from detector.streaming.transport import Transport
 
 __all__ = ["create_app"]
 
@@ -57,29 +57,10 @@ def create_app(settings: StreamingSection, partitions: int, data_dir: Path) -> f
     return app
 
 
-class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
-    def _create_worker_consumer(self, transport: Any) -> Any:
-        consumer = super()._create_worker_consumer(transport)
-        # Faust fixes the fetch wait at 1.5 s. Kafka answers a fetch as soon as data
-        # arrives anyway, but brokers that do not (Tansu answers at the wait's end) would
-        # add the wait to every one of the three hops between the stages.
-        consumer._fetch_max_wait_ms = self.app.fetch_wait_ms
-        return consumer
-
-
-class _Consumer(faust_aiokafka.Consumer):
-    def _new_consumer_thread(self) -> _ConsumerThread:
-        return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
-
-
-class _Transport(faust_aiokafka.Transport):
-    Consumer = _Consumer
-
-
 class _App(faust.App):
-    """Faust's app with the consumer's fetch wait taken from the pipeline file."""
+    """Faust's app on our consumer (see :mod:`detector.streaming.transport`)."""
 
     fetch_wait_ms = 100
 
     def _new_transport(self) -> Any:
-        return _Transport(self.conf.broker_consumer, self)
+        return Transport(self.conf.broker_consumer, self)
