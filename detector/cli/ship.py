@@ -12,6 +12,7 @@ import click
 from detector.cli.options import pipeline_argument
 from detector.config import load_pipeline_file
 from detector.errors import DetectorError
+from detector.shipping.packing import PACK_BYTES
 
 __all__ = ["ship"]
 
@@ -37,6 +38,13 @@ __all__ = ["ship"]
 @click.option(
     "--buffer", default=10_000, show_default=True, help="Lines held in memory before reading waits."
 )
+@click.option(
+    "--pack-bytes",
+    default=PACK_BYTES,
+    show_default=True,
+    help="Lines queued together travel several to a message, up to this size (0: one line "
+    "per message, for consumers other than detector worker).",
+)
 @click.option("--once", is_flag=True, help="Ship the file to its end and stop (no following).")
 def ship(
     pipeline_file: Path,
@@ -44,6 +52,7 @@ def ship(
     listen: str | None,
     offsets: Path | None,
     buffer: int,
+    pack_bytes: int,
     once: bool,
 ) -> None:
     """Produce audit lines to the pipeline's raw topic, losing none.
@@ -63,17 +72,19 @@ def ship(
         security = client_security(settings)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
-    asyncio.run(_ship(settings, security, path, listen, offsets, buffer, once))
+    asyncio.run(_ship(settings, security, path, listen, offsets, buffer, pack_bytes, once))
 
 
-async def _ship(settings, security, path, listen, offsets, buffer, once) -> None:
+async def _ship(settings, security, path, listen, offsets, buffer, pack_bytes, once) -> None:
     from detector.shipping.producer import LineProducer
     from detector.shipping.socket_device import SocketDevice
     from detector.shipping.tail import FileShipper
     from detector.streaming.settings import bootstrap_servers
 
     bootstrap = bootstrap_servers(settings.broker)
-    producer = LineProducer(bootstrap, settings.raw_topic, buffer=buffer, **security)
+    producer = LineProducer(
+        bootstrap, settings.raw_topic, buffer=buffer, pack_bytes=pack_bytes, **security
+    )
     await producer.start()
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()

@@ -4,7 +4,8 @@ Lines wait in a bounded in-memory queue; when it is full, whoever adds a line wa
 (back-pressure reaches the file reader or the audit socket, so Vault itself slows down
 rather than a line being dropped). A send the broker does not acknowledge is retried, with
 backoff, for as long as the broker is away; the caller learns which lines are safe (acked)
-so a file reader can save its offset only behind them.
+so a file reader can save its offset only behind them. Lines queued together travel packed
+several to a message (:mod:`detector.shipping.packing`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ from typing import Any
 
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
+
+from detector.shipping.packing import CONTENT_TYPE, NDJSON, PACK_BYTES, packs
 
 __all__ = ["LineProducer"]
 
@@ -35,6 +38,9 @@ class LineProducer:
         Lines held in memory at most before adding one waits.
     on_acked
         Called with the token of each line once the broker has it (in order).
+    pack_bytes
+        Lines sent together are packed into messages of up to this many bytes (0: one
+        line per message, for consumers other than the worker).
     producer_options
         More keyword arguments for ``aiokafka.AIOKafkaProducer`` (TLS, SASL).
     """
@@ -45,11 +51,13 @@ class LineProducer:
         topic: str,
         buffer: int = 10_000,
         on_acked: Callable[[Any], None] | None = None,
+        pack_bytes: int = PACK_BYTES,
         **producer_options: Any,
     ) -> None:
         self.bootstrap = bootstrap
         self.topic = topic
         self.on_acked = on_acked
+        self.pack_bytes = pack_bytes
         self.producer_options = producer_options
         self.queue: asyncio.Queue[tuple[bytes, Any]] = asyncio.Queue(maxsize=buffer)
         self.sent = 0
@@ -121,7 +129,8 @@ class LineProducer:
             if self._producer is None:
                 self._producer = await self._connect()
             try:
-                futures = [await self._producer.send(self.topic, line) for line, _ in batch]
+                lines = (line for line, _ in batch)
+                futures = [await self._send(pack) for pack in packs(lines, self.pack_bytes)]
                 await asyncio.gather(*futures)
                 return
             except (KafkaError, OSError) as exc:
@@ -133,3 +142,10 @@ class LineProducer:
                 self._producer = None
                 await asyncio.sleep(delay)
                 delay = min(delay * 2, 5.0)
+
+    async def _send(self, pack: list[bytes]) -> asyncio.Future:
+        """One message: a line alone, or a pack of lines with its header."""
+        if len(pack) == 1:
+            return await self._producer.send(self.topic, pack[0])
+        headers = [(CONTENT_TYPE, NDJSON)]
+        return await self._producer.send(self.topic, b"\n".join(pack), headers=headers)

@@ -25,6 +25,7 @@ from detector.event import AccessEvent
 from detector.model import RiskModel
 from detector.partitioning import identity_partition
 from detector.pipeline import Pipeline, ScoredEvent, dead_letter_record
+from detector.shipping.packing import lines_of
 from detector.streaming.app import create_app
 from detector.streaming.codec import WATERMARK_KEY, decode_watermark, encode_watermark
 from detector.streaming.identity_table import IdentityTable
@@ -279,14 +280,15 @@ class StreamingWorker:
         async def route(stream: Any) -> None:
             async for event in stream.noack().events():
                 message = event.message
-                key, time = self.route_stage.route(message.partition, message.offset, event.value)
-                if self.route_stage.overtaken(message.partition, time):
-                    self._send_route_mark(message.tp)  # ahead of the entry: it is not late
-                if len(event.value) > MAX_BATCH_BYTES:
-                    self._too_long(event)
-                else:
-                    partition = zlib.crc32(key) % self.partitions
-                    self.entry_outbox.add(partition, (time, event.value), len(event.value))
+                for line in lines_of(event.value, event.headers):
+                    key, time = self.route_stage.route(message.partition, message.offset, line)
+                    if self.route_stage.overtaken(message.partition, time):
+                        self._send_route_mark(message.tp)  # ahead of the entry: not late
+                    if len(line) > MAX_BATCH_BYTES:
+                        self._too_long(line, message)
+                    else:
+                        partition = zlib.crc32(key) % self.partitions
+                        self.entry_outbox.add(partition, (time, line), len(line))
                 self.route_holds.hold(event, 0)
                 if self.entry_outbox.full:
                     self._flush_route()
@@ -388,16 +390,15 @@ class StreamingWorker:
         self.parse_holds.forget()
         self.score_holds.forget()
 
-    def _too_long(self, event: Any) -> None:
+    def _too_long(self, line: bytes, message: Any) -> None:
         """A line longer than a batch may be cannot travel between the stages: it goes to
         the dead letters here (the local runtime would still parse it)."""
-        message = event.message
         origin = f"{message.topic}:{message.partition}:{message.offset}"
-        detail = f"{len(event.value):,} bytes; the stream carries lines up to {MAX_BATCH_BYTES:,}"
+        detail = f"{len(line):,} bytes; the stream carries lines up to {MAX_BATCH_BYTES:,}"
         reason = "line too long for the stream"
         self.topics.deadletters.send_soon(
             key=reason.encode(),
-            value=orjson.dumps(dead_letter_record(reason, detail, event.value, origin)),
+            value=orjson.dumps(dead_letter_record(reason, detail, line, origin)),
         )
         self.route_counts.update({"records": 1, "deadletters": 1, f"deadletter: {reason}": 1})
 

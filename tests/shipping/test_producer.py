@@ -13,6 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from streaming.conftest import Broker
 
+from detector.shipping.packing import lines_of
 from detector.shipping.producer import LineProducer
 
 BUFFER = 4
@@ -31,24 +32,34 @@ def lines(count: int, prefix: str = "line") -> list[bytes]:
     return [f'{{"{prefix}":{n}}}'.encode() for n in range(count)]
 
 
-def records(bootstrap: str, topic: str) -> dict[int, list[bytes]]:
-    """Every record of the topic, per partition, in offset order."""
+def messages(bootstrap: str, topic: str) -> dict[int, list[tuple[bytes, dict[str, bytes]]]]:
+    """Every message of the topic, per partition, in offset order: (value, headers)."""
 
-    async def read() -> dict[int, list[bytes]]:
+    async def read() -> dict[int, list[tuple[bytes, dict[str, bytes]]]]:
         consumer = AIOKafkaConsumer(
             topic, bootstrap_servers=bootstrap, auto_offset_reset="earliest", group_id=None
         )
         await consumer.start()
-        found: dict[int, list[bytes]] = {}
+        found: dict[int, list[tuple[bytes, dict[str, bytes]]]] = {}
         try:
             while batches := await consumer.getmany(timeout_ms=1500):
-                for partition, messages in batches.items():
-                    found.setdefault(partition.partition, []).extend(m.value for m in messages)
+                for partition, batch in batches.items():
+                    found.setdefault(partition.partition, []).extend(
+                        (m.value, dict(m.headers)) for m in batch
+                    )
         finally:
             await consumer.stop()
         return found
 
     return asyncio.run(read())
+
+
+def records(bootstrap: str, topic: str) -> dict[int, list[bytes]]:
+    """Every line on the topic, per partition, in order (packs opened as the worker does)."""
+    return {
+        partition: [line for value, headers in found for line in lines_of(value, headers)]
+        for partition, found in messages(bootstrap, topic).items()
+    }
 
 
 async def fill_until_blocked(
@@ -168,3 +179,35 @@ def test_a_broker_that_stops_answering_gets_every_buffered_line_in_order_once_ba
     received = records(broker.bootstrap, "ship-paused")[0]
     # At least once: a retried send may have arrived the first time too, never out of order.
     assert list(dict.fromkeys(received)) == sent
+
+
+def ship_all(broker: Broker, topic: str, sent: list[bytes], pack_bytes: int) -> None:
+    """Every line queued at once, then shipped (so they are sent together)."""
+
+    async def scenario() -> None:
+        producer = LineProducer(broker.bootstrap, topic, buffer=len(sent), pack_bytes=pack_bytes)
+        await producer.start()
+        try:
+            for token, line in enumerate(sent):
+                await producer.put(line, token)
+            await asyncio.wait_for(producer.drain(), 15)
+        finally:
+            await producer.stop()
+
+    broker.create_topic(topic, 1)
+    asyncio.run(scenario())
+
+
+def test_lines_sent_together_travel_packed_in_messages_of_bounded_size(broker):
+    sent = lines(3000)
+    ship_all(broker, "ship-packed", sent, pack_bytes=1024)
+    found = messages(broker.bootstrap, "ship-packed")[0]
+    assert len(found) < len(sent) / 10, "lines were not packed"
+    assert all(len(value) <= 1024 for value, _ in found)
+    assert records(broker.bootstrap, "ship-packed") == {0: sent}
+
+
+def test_without_packing_each_line_is_a_message_of_its_own(broker):
+    sent = lines(50)
+    ship_all(broker, "ship-single", sent, pack_bytes=0)
+    assert messages(broker.bootstrap, "ship-single") == {0: [(line, {}) for line in sent]}

@@ -18,6 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detector.cli.dev_broker import broker_command
+from detector.shipping.packing import CONTENT_TYPE, NDJSON, packs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -92,8 +93,10 @@ class Broker:
 
         asyncio.run(create())
 
-    def produce(self, topic: str, lines: list[bytes]) -> None:
-        """Lines unkeyed, as a log shipper sends them (spread over the partitions)."""
+    def produce(self, topic: str, lines: list[bytes], packed: bool = False) -> None:
+        """Lines unkeyed, as a log shipper sends them (spread over the partitions): one
+        per message (Vector, Fluent Bit), or ``packed`` several to a message (``detector
+        ship``)."""
 
         async def send() -> None:
             producer = AIOKafkaProducer(
@@ -101,8 +104,13 @@ class Broker:
             )
             await producer.start()
             try:
-                for line in lines:
-                    await producer.send(topic, line)
+                if packed:
+                    for pack in packs(lines, 32 * 1024):  # many, over all partitions
+                        headers = [(CONTENT_TYPE, NDJSON)]
+                        await producer.send(topic, b"\n".join(pack), headers=headers)
+                else:
+                    for line in lines:
+                        await producer.send(topic, line)
                 await producer.flush()
             finally:
                 await producer.stop()

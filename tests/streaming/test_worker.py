@@ -148,7 +148,7 @@ def test_two_workers_share_the_partitions_and_give_the_same_alerts(
             90,
             "the partitions to be shared two and two",
         )
-        broker.produce(f"{app}.raw", lines_of(organisation))
+        broker.produce(f"{app}.raw", lines_of(organisation), packed=True)  # as detector ship
         eventually(lambda: first.scored() + second.scored() >= expected, 120, "every event scored")
         assert first.scored() > 0 and second.scored() > 0, "both workers scored events"
         time.sleep(2)
