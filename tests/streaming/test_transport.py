@@ -1,11 +1,14 @@
-"""The worker's Kafka transport against a real Kafka-protocol broker (Tansu)."""
+"""The worker's Kafka transport: the in-place hand-over of fetched messages, and the
+producer's metadata against a real Kafka-protocol broker (Tansu)."""
 
 from __future__ import annotations
 
 import asyncio
 import uuid
 
-from detector.streaming.transport import _TrackingProducer
+import pytest
+
+from detector.streaming.transport import _Started, _TrackingProducer
 
 
 def test_the_producer_keeps_the_metadata_of_every_topic_it_sends_to(broker):
@@ -31,3 +34,59 @@ def test_the_producer_keeps_the_metadata_of_every_topic_it_sends_to(broker):
     early_partitions, late_partitions = asyncio.run(scenario())
     assert early_partitions == {0, 1}, "a topic the producer sends to dropped out"
     assert late_partitions == {0, 1}
+
+
+async def _waits_twice(first: asyncio.Future, second: asyncio.Future, seen: list[str]) -> str:
+    try:
+        return await first + await second
+    except asyncio.CancelledError:
+        seen.append("cancelled")
+        raise
+
+
+def start(call) -> _Started:
+    """Run ``call`` until it first waits, as the consumer's hand-over does."""
+    return _Started(call, call.send(None))
+
+
+def test_a_hand_over_that_waits_is_resumed_where_it_stood():
+    async def scenario() -> str:
+        loop = asyncio.get_running_loop()
+        first, second = loop.create_future(), loop.create_future()
+        task = asyncio.ensure_future(start(_waits_twice(first, second, [])))
+        loop.call_soon(first.set_result, "a")
+        loop.call_later(0.01, second.set_result, "b")
+        return await task
+
+    assert asyncio.run(scenario()) == "ab"
+
+
+def test_a_hand_over_abandoned_while_waiting_is_cancelled_inside():
+    """Faust abandons a hand-over when a rebalance suspends the flow: the call itself must
+    see the cancellation (and clean up), not just the task around it."""
+    seen: list[str] = []
+
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        task = asyncio.ensure_future(
+            start(_waits_twice(loop.create_future(), loop.create_future(), seen))
+        )
+        await asyncio.sleep(0)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(scenario())
+    assert seen == ["cancelled"]
+
+
+def test_an_error_while_waiting_reaches_whoever_awaits_the_hand_over():
+    async def scenario() -> None:
+        loop = asyncio.get_running_loop()
+        first = loop.create_future()
+        task = asyncio.ensure_future(start(_waits_twice(first, loop.create_future(), [])))
+        first.set_exception(ValueError("bad message"))
+        with pytest.raises(ValueError, match="bad message"):
+            await task
+
+    asyncio.run(scenario())
