@@ -48,7 +48,7 @@ from detector.build import build_pipeline
 from detector.cli.dev_broker import broker_command
 from detector.config import load_pipeline_file
 from detector.pipeline import ScoredEvent
-from detector.shipping.packing import CONTENT_TYPE, NDJSON, packs
+from detector.shipping.packing import PACK_BYTES, message_of, packs
 from detector.simulate import simulate
 from detector.streaming.agents import StreamingWorker
 
@@ -95,12 +95,9 @@ def live_pairs(lines: list[bytes]) -> list[list[dict]]:
 
 async def send_lines(producer: AIOKafkaProducer, topic: str, lines: list[bytes], packed: bool):
     """Lines unkeyed (spread over the partitions): one per message, or packed."""
-    if not packed:
-        for line in lines:
-            await producer.send(topic, line)
-        return
-    for pack in packs(lines):
-        await producer.send(topic, b"\n".join(pack), headers=[(CONTENT_TYPE, NDJSON)])
+    for pack in packs(lines, PACK_BYTES if packed else 0):
+        value, headers = message_of(pack)
+        await producer.send(topic, value, headers=headers)
 
 
 async def produce_live(

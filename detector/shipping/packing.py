@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Mapping
 
-__all__ = ["CONTENT_TYPE", "NDJSON", "PACK_BYTES", "lines_of", "packs"]
+__all__ = ["CONTENT_TYPE", "NDJSON", "PACK_BYTES", "lines_of", "message_of", "packs"]
 
 CONTENT_TYPE = "content-type"
 NDJSON = b"application/x-ndjson"
@@ -33,6 +33,13 @@ def packs(lines: Iterable[bytes], limit: int = PACK_BYTES) -> Iterator[list[byte
         size += len(line) + 1
     if pack:
         yield pack
+
+
+def message_of(pack: list[bytes]) -> tuple[bytes, list[tuple[str, bytes]]]:
+    """The value and headers of the message carrying ``pack`` (a line alone goes bare)."""
+    if len(pack) == 1:
+        return pack[0], []
+    return b"\n".join(pack), [(CONTENT_TYPE, NDJSON)]
 
 
 def lines_of(value: bytes, headers: Mapping[str, bytes] | None) -> list[bytes]:

@@ -18,7 +18,7 @@ from typing import Any
 from aiokafka import AIOKafkaProducer
 from aiokafka.errors import KafkaError
 
-from detector.shipping.packing import CONTENT_TYPE, NDJSON, PACK_BYTES, packs
+from detector.shipping.packing import PACK_BYTES, message_of, packs
 
 __all__ = ["LineProducer"]
 
@@ -144,8 +144,5 @@ class LineProducer:
                 delay = min(delay * 2, 5.0)
 
     async def _send(self, pack: list[bytes]) -> asyncio.Future:
-        """One message: a line alone, or a pack of lines with its header."""
-        if len(pack) == 1:
-            return await self._producer.send(self.topic, pack[0])
-        headers = [(CONTENT_TYPE, NDJSON)]
-        return await self._producer.send(self.topic, b"\n".join(pack), headers=headers)
+        value, headers = message_of(pack)
+        return await self._producer.send(self.topic, value, headers=headers)

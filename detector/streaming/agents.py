@@ -231,16 +231,24 @@ class StreamingWorker:
 
     def _highwater(self, tp: Any) -> int | None:
         """The partition's end offset: the higher of what the consumer's last fetch reported
-        and what our own query (every 0.5 s) found. A fetch's answer grows stale while the
-        consumer holds back (its buffer full behind a busy stage), and a partition taken
-        for caught up too early would vouch for the wall clock with lines still to read."""
+        and what our own query (every 0.5 s) found; ``None`` until a fetch has answered
+        since the partition was assigned.
+
+        A fetch's answer grows stale while the consumer holds back (its buffer full behind
+        a busy stage), and a partition taken for caught up too early would vouch for the
+        wall clock with lines still to read: hence the query. But the query alone is not
+        trusted: Tansu answers it low (the last batch's first offset + 1), and right after
+        a rebalance, before the first fetch, a partition then looked read to its end and
+        vouched for the wall clock: every line read after came late (hundreds of events
+        out of order, and alerts changed, after a broker outage or a failover)."""
         try:
             fetched = self.app.consumer.highwater(tp)
-        except Exception:  # noqa: BLE001 - nothing fetched yet
+        except Exception:  # noqa: BLE001 - not assigned (any more)
             fetched = None
+        if fetched is None:
+            return None
         queried = self._ends.get(tp)
-        known = [end for end in (fetched, queried) if end is not None]
-        return max(known) if known else None
+        return fetched if queried is None else max(fetched, queried)
 
     def _committed(self, tp: Any) -> int | None:
         """The offset committed for ``tp`` as the consumer last read or wrote it."""

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from detector.shipping.packing import CONTENT_TYPE, NDJSON, lines_of, packs
+from detector.shipping.packing import CONTENT_TYPE, NDJSON, lines_of, message_of, packs
 
 
 def test_packs_keep_the_order_and_stay_within_the_limit():
@@ -24,7 +24,13 @@ def test_a_limit_of_zero_sends_one_line_per_message():
 
 def test_a_pack_opens_into_its_lines():
     lines = [b'{"a":1}', b'{"b":2}']
-    assert lines_of(b"\n".join(lines), {CONTENT_TYPE: NDJSON}) == lines
+    value, headers = message_of(lines)
+    assert headers == [(CONTENT_TYPE, NDJSON)]
+    assert lines_of(value, dict(headers)) == lines
+
+
+def test_a_line_alone_travels_bare_as_other_shippers_send_it():
+    assert message_of([b'{"a":1}']) == (b'{"a":1}', [])
 
 
 def test_a_message_without_the_header_is_one_line_whatever_it_holds():

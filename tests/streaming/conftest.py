@@ -18,7 +18,7 @@ from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
 from detector.cli.dev_broker import broker_command
-from detector.shipping.packing import CONTENT_TYPE, NDJSON, packs
+from detector.shipping.packing import message_of, packs
 
 REPO = Path(__file__).resolve().parents[2]
 
@@ -104,13 +104,9 @@ class Broker:
             )
             await producer.start()
             try:
-                if packed:
-                    for pack in packs(lines, 32 * 1024):  # many, over all partitions
-                        headers = [(CONTENT_TYPE, NDJSON)]
-                        await producer.send(topic, b"\n".join(pack), headers=headers)
-                else:
-                    for line in lines:
-                        await producer.send(topic, line)
+                for pack in packs(lines, 32 * 1024 if packed else 0):  # many packs: all partitions
+                    value, headers = message_of(pack)
+                    await producer.send(topic, value, headers=headers)
                 await producer.flush()
             finally:
                 await producer.stop()
