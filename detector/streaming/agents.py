@@ -290,8 +290,9 @@ class StreamingWorker:
                 message = event.message
                 for line in lines_of(event.value, event.headers):
                     key, time = self.route_stage.route(message.partition, message.offset, line)
-                    if self.route_stage.overtaken(message.partition, time):
-                        self._send_route_mark(message.tp)  # ahead of the entry: not late
+                    for corrected in self.route_stage.overtaken(message.partition, time):
+                        # ahead of the entry, so that it is not late
+                        self._send_route_mark(message.tp._replace(partition=corrected))
                     if len(line) > MAX_BATCH_BYTES:
                         self._too_long(line, message)
                     else:

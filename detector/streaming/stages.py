@@ -131,7 +131,10 @@ class RouteStage:
     A quiet partition's wall-clock bound is wrong when old lines then arrive (a replay
     after a pause, a backfill): :meth:`overtaken` tells the caller to send the partition's
     corrected watermark *before* those lines, so the stages downstream hold them back and
-    sort them instead of passing them on in arrival order.
+    sort them instead of passing them on in arrival order. The other partitions that
+    vouched for the wall clock are corrected at the same moment: their lines of the resumed
+    replay are on their way too, and until they come their bound would let this partition's
+    lines pass theirs (hundreds of late events after a broker outage paused a replay).
     """
 
     def __init__(
@@ -168,10 +171,22 @@ class RouteStage:
             self.newest[partition] = time
         return key, time
 
-    def overtaken(self, partition: int, time: float | None) -> bool:
-        """Whether a line of ``time`` is older than the partition's last watermark (which
-        must then be corrected before the line is passed on)."""
-        return time is not None and time < self.vouched.get(partition, -INFINITY)
+    def overtaken(self, partition: int, time: float | None) -> list[int]:
+        """The partitions whose watermark must be corrected before a line of ``time`` from
+        ``partition`` is passed on: none if the line is not older than the partition's last
+        watermark; else the partition and every other one that vouched for the wall clock
+        beyond its own lines. Those are taken for heard from now: each waits its quiet time
+        again before vouching for the wall clock anew."""
+        if time is None or time >= self.vouched.get(partition, -INFINITY):
+            return []
+        beyond = [
+            other
+            for other, mark in self.vouched.items()
+            if other != partition and mark > self.newest.get(other, -INFINITY)
+        ]
+        for other in beyond:
+            self.last_heard[other] = self.clock()
+        return [partition, *beyond]
 
     def forget(self, partition: int) -> None:
         """The partition was revoked: whoever reads it next starts at its committed offset."""

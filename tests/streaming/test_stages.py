@@ -318,6 +318,23 @@ def test_old_lines_reaching_a_quiet_partition_correct_its_watermark_before_they_
     assert not stage.overtaken(0, T0 + 6), "once corrected, later lines are in order"
 
 
+def test_a_replay_resuming_on_one_partition_takes_back_the_wall_clock_of_the_others(clocks):
+    """A replay paused (a broker outage) long enough for every partition to vouch for the
+    wall clock resumes on one partition first: the others' bound would let its lines pass
+    theirs, still on their way, so they are corrected too and wait their quiet time anew."""
+    monotonic, wall = clocks
+    stage = route_stage(clocks)
+    stage.route(0, 0, vault_entry("response", "r-0", T0))
+    stage.route(1, 0, vault_entry("response", "r-1", T0 + 1))
+    monotonic.at += 20.0
+    assert stage.watermark(0, 1, None) == stage.watermark(1, 1, None) == wall.at - 2.0
+    stage.route(0, 1, vault_entry("request", "r-2", T0 + 5))
+    assert stage.overtaken(0, T0 + 5) == [0, 1]
+    assert stage.watermark(1, 1, None) == T0 + 1 - 30, "its own lines bound it again"
+    monotonic.at += 20.0
+    assert stage.watermark(1, 1, None) == wall.at - 2.0, "quiet again: the wall clock"
+
+
 def test_a_partition_never_written_to_vouches_for_nothing_until_the_stream_has_begun(clocks):
     """Lines of a replay into an idle group reach the workers a moment apart: a bound from
     an empty partition would let one worker's lines pass before another's older ones."""
