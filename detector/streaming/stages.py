@@ -132,9 +132,10 @@ class RouteStage:
     after a pause, a backfill): :meth:`overtaken` tells the caller to send the partition's
     corrected watermark *before* those lines, so the stages downstream hold them back and
     sort them instead of passing them on in arrival order. The other partitions that
-    vouched for the wall clock are corrected at the same moment: their lines of the resumed
-    replay are on their way too, and until they come their bound would let this partition's
-    lines pass theirs (hundreds of late events after a broker outage paused a replay).
+    vouched for the wall clock are corrected at the same moment, and whenever a partition's
+    lines resume after a quiet spell: their lines of the resumed stream are on their way
+    too, and until they come their bound would let this partition's lines pass theirs
+    (hundreds of late events after a broker outage paused a replay).
     """
 
     def __init__(
@@ -159,10 +160,15 @@ class RouteStage:
         self.last_heard: dict[int, float] = {}
         self.vouched: dict[int, float] = {}  # the last watermark given out, per partition
         self.first_line: float | None = None  # when this stage routed its first line
+        self.resumed = False  # whether the line routed last ended its partition's quiet
 
     def route(self, partition: int, offset: int, record: bytes) -> tuple[bytes, float | None]:
         """The entry's key and event time; the partition's progress is noted."""
         key, time = routing_key(record)
+        heard = self.last_heard.get(partition)
+        live = self.newest.get(partition, -INFINITY) >= self.now() - self.live_within
+        quiet = self.idle if live else self.replay_idle
+        self.resumed = heard is not None and self.clock() - heard >= quiet
         self.last_heard[partition] = self.clock()
         if self.first_line is None:
             self.first_line = self.last_heard[partition]
@@ -172,21 +178,25 @@ class RouteStage:
         return key, time
 
     def overtaken(self, partition: int, time: float | None) -> list[int]:
-        """The partitions whose watermark must be corrected before a line of ``time`` from
-        ``partition`` is passed on: none if the line is not older than the partition's last
-        watermark; else the partition and every other one that vouched for the wall clock
-        beyond its own lines. Those are taken for heard from now: each waits its quiet time
-        again before vouching for the wall clock anew."""
-        if time is None or time >= self.vouched.get(partition, -INFINITY):
+        """The partitions whose watermark must be corrected before the line just routed
+        (of ``time``, from ``partition``) is passed on: the partition, if the line is older
+        than its last watermark; and, if so or if the line ended the partition's quiet (a
+        stream resuming), every other partition that vouched for the wall clock beyond its
+        own lines and beyond this line. Those are taken for heard from now: each waits its
+        quiet time again before vouching for the wall clock anew."""
+        if time is None:
+            return []
+        own = time < self.vouched.get(partition, -INFINITY)
+        if not (own or self.resumed):
             return []
         beyond = [
             other
             for other, mark in self.vouched.items()
-            if other != partition and mark > self.newest.get(other, -INFINITY)
+            if other != partition and mark > max(time, self.newest.get(other, -INFINITY))
         ]
         for other in beyond:
             self.last_heard[other] = self.clock()
-        return [partition, *beyond]
+        return ([partition] if own else []) + beyond
 
     def forget(self, partition: int) -> None:
         """The partition was revoked: whoever reads it next starts at its committed offset."""

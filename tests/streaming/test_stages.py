@@ -335,6 +335,22 @@ def test_a_replay_resuming_on_one_partition_takes_back_the_wall_clock_of_the_oth
     assert stage.watermark(1, 1, None) == wall.at - 2.0, "quiet again: the wall clock"
 
 
+def test_a_partition_resuming_after_a_pause_takes_back_the_wall_clock_of_the_others(clocks):
+    """A partition still being read when the others went quiet never vouched for the wall
+    clock itself; when its lines resume after a pause, the others' bound is taken back."""
+    monotonic, wall = clocks
+    stage = route_stage(clocks)
+    stage.route(0, 0, vault_entry("response", "r-0", T0))
+    stage.route(1, 0, vault_entry("response", "r-1", T0 + 1))
+    monotonic.at += 20.0
+    assert stage.watermark(0, 5, None) == T0 - 30, "lines still to read: its own bound"
+    assert stage.watermark(1, 1, None) == wall.at - 2.0
+    stage.route(0, 1, vault_entry("request", "r-2", T0 + 5))
+    assert stage.overtaken(0, T0 + 5) == [1]
+    stage.route(0, 2, vault_entry("request", "r-3", T0 + 6))
+    assert stage.overtaken(0, T0 + 6) == [], "only where the stream resumes"
+
+
 def test_a_partition_never_written_to_vouches_for_nothing_until_the_stream_has_begun(clocks):
     """Lines of a replay into an idle group reach the workers a moment apart: a bound from
     an empty partition would let one worker's lines pass before another's older ones."""
