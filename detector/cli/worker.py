@@ -38,8 +38,6 @@ def worker(pipeline_file: Path, data_dir: Path | None, stats: Path | None, log_l
     DETECTOR_<KEY> environment variables (DETECTOR_BROKER=kafka://host:9092 ...). Start
     several workers with the same app_id to share the partitions.
     """
-    import faust
-
     from detector.streaming.agents import StreamingWorker
 
     try:
@@ -48,11 +46,7 @@ def worker(pipeline_file: Path, data_dir: Path | None, stats: Path | None, log_l
         streaming = StreamingWorker(config, data_dir, stats=stats, metrics=metrics)
     except DetectorError as exc:
         raise click.ClickException(str(exc)) from None
-    runner = faust.Worker(streaming.app, loglevel=log_level, quiet=True)
-    # Faust's progress spinner turns the root logger to DEBUG so that it spins on every
-    # record: every message of every library then builds a log record. No spinner here.
-    runner.spinner = None
-    runner.execute_from_commandline()
+    streaming.run(log_level)
 
 
 def _serve_metrics(config):

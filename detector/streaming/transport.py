@@ -1,4 +1,4 @@
-"""Faust's Kafka transport (aiokafka) with three changes.
+"""Faust's Kafka transport (aiokafka) with four changes.
 
 - The consumer's fetch wait comes from the pipeline file (Faust fixes it at 1.5 s).
 - The consumer hands a fetched message to its streams in place. Faust runs every hand-over
@@ -6,6 +6,8 @@
   abandoned): for raw audit lines, one message each, that was a third of a worker's time.
   Nearly every hand-over finishes without waiting; only one that waits is raced, as Faust
   does.
+- The consumer's end offsets (which Faust's table recovery reads up to) come from a fetch:
+  Tansu answers the end-offset query low, which cut a table's recovery short.
 - The producer keeps every topic it sends to in its metadata requests (aiokafka's does not,
   which could stall a worker for good: see :class:`_TrackingProducer`).
 """
@@ -13,7 +15,7 @@
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Coroutine, Generator
+from collections.abc import Callable, Coroutine, Generator, Mapping
 from typing import Any
 
 import aiokafka
@@ -23,6 +25,7 @@ from faust.transport.drivers import aiokafka as faust_aiokafka
 __all__ = ["Transport"]
 
 _YIELD_EVERY = 100  # messages handed over between two turns of the event loop
+_PROBE_SECONDS = 10.0  # how long a fetch of the partitions' ends may take
 
 
 class _Started:
@@ -59,10 +62,60 @@ class _ConsumerThread(faust_aiokafka.AIOKafkaConsumerThread):
         consumer._fetch_max_wait_ms = self.app.fetch_wait_ms
         return consumer
 
+    async def fetched_ends(self, listed: Mapping[Any, int | None]) -> dict[Any, int | None]:
+        """:func:`fetched_ends`, by a consumer of the worker's settings but of no group."""
+        return await fetched_ends(self._probe, listed)
+
+    def _probe(self) -> aiokafka.AIOKafkaConsumer:
+        probe = self._create_client_consumer(self.transport)
+        probe._fetch_max_wait_ms = self.app.fetch_wait_ms  # as the worker's consumer
+        return probe
+
+
+async def fetched_ends(
+    consumer: Callable[[], aiokafka.AIOKafkaConsumer], listed: Mapping[Any, int | None]
+) -> dict[Any, int | None]:
+    """The partitions' end offsets as a fetch reports them, given the broker's answer to an
+    end-offset query (``listed``), which Tansu gives low: the first offset of the
+    partition's last batch, plus one. Faust's table recovery reads a changelog up to that
+    end only, and the newer states of the last batch came in after the recovery, over
+    states the worker had since moved on from. One fetch from the listed end's batch reads
+    the real end; with Kafka it is the same number. ``consumer`` makes the consumer that
+    reads it (of no group; started and stopped here)."""
+    probed = {tp: end for tp, end in listed.items() if end}
+    if not probed:
+        return dict(listed)
+    probe = consumer()
+    await probe.start()
+    try:
+        probe.assign(list(probed))
+        for tp, end in probed.items():
+            probe.seek(tp, end - 1)
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + _PROBE_SECONDS
+        while any(probe.highwater(tp) is None for tp in probed) and loop.time() < deadline:
+            await probe.getmany(timeout_ms=200)  # (what the query said, if none comes)
+        fetched = {tp: probe.highwater(tp) or 0 for tp in probed}
+    finally:
+        await probe.stop()
+    return {tp: max(end or 0, fetched.get(tp, 0)) for tp, end in listed.items()}
+
 
 class _Consumer(faust_aiokafka.Consumer):
+    _thread: _ConsumerThread
+
     def _new_consumer_thread(self) -> _ConsumerThread:
         return _ConsumerThread(self, loop=self.loop, beacon=self.beacon)
+
+    async def highwaters(self, *partitions: Any) -> dict[Any, int | None]:
+        """The partitions' end offsets, read by a fetch (see
+        :meth:`_ConsumerThread.fetched_ends`): Faust's table recovery reads to these."""
+        listed = await self.listed_highwaters(*partitions)
+        return await self._thread.call_thread(self._thread.fetched_ends, listed)
+
+    async def listed_highwaters(self, *partitions: Any) -> dict[Any, int | None]:
+        """The broker's answer to an end-offset query, which may be low (Tansu)."""
+        return dict(await super().highwaters(*partitions))
 
     async def _hand_over(self, message: Any) -> None:
         """``message`` to the streams of its topic; abandoned if the flow is suspended

@@ -1,5 +1,5 @@
-"""The worker's Kafka transport: the in-place hand-over of fetched messages, and the
-producer's metadata against a real Kafka-protocol broker (Tansu)."""
+"""The worker's Kafka transport: the in-place hand-over of fetched messages, and, against a
+real Kafka-protocol broker (Tansu), the producer's metadata and the partitions' ends."""
 
 from __future__ import annotations
 
@@ -7,8 +7,9 @@ import asyncio
 import uuid
 
 import pytest
+from aiokafka import AIOKafkaConsumer, AIOKafkaProducer, TopicPartition
 
-from detector.streaming.transport import _Started, _TrackingProducer
+from detector.streaming.transport import _Started, _TrackingProducer, fetched_ends
 
 
 def test_the_producer_keeps_the_metadata_of_every_topic_it_sends_to(broker):
@@ -34,6 +35,37 @@ def test_the_producer_keeps_the_metadata_of_every_topic_it_sends_to(broker):
     early_partitions, late_partitions = asyncio.run(scenario())
     assert early_partitions == {0, 1}, "a topic the producer sends to dropped out"
     assert late_partitions == {0, 1}
+
+
+def test_the_partitions_ends_are_read_from_a_fetch(broker):
+    """Faust's table recovery reads a changelog up to the end offsets the consumer gives.
+    Tansu answers the end-offset query with the first offset of a partition's last batch
+    plus one (21 here, for three batches of ten): the recovery stopped short of the newest
+    states. The consumer reads the ends from a fetch instead; an empty partition stays 0."""
+    topic = f"changelog-{uuid.uuid4().hex[:8]}"
+    broker.create_topic(topic, 2)
+    full, empty = TopicPartition(topic, 0), TopicPartition(topic, 1)
+
+    async def scenario() -> dict:
+        producer = AIOKafkaProducer(bootstrap_servers=broker.bootstrap, linger_ms=100)
+        await producer.start()
+        try:
+            for _ in range(3):  # a batch of ten records each
+                sent = [await producer.send(topic, b"state", partition=0) for _ in range(10)]
+                await asyncio.gather(*sent)
+        finally:
+            await producer.stop()
+        query = AIOKafkaConsumer(bootstrap_servers=broker.bootstrap)
+        await query.start()
+        try:
+            listed = await query.end_offsets([full, empty])
+        finally:
+            await query.stop()
+        return await fetched_ends(
+            lambda: AIOKafkaConsumer(bootstrap_servers=broker.bootstrap), listed
+        )
+
+    assert asyncio.run(scenario()) == {full: 30, empty: 0}
 
 
 async def _waits_twice(first: asyncio.Future, second: asyncio.Future, seen: list[str]) -> str:
