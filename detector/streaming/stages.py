@@ -241,16 +241,26 @@ class ParseStage:
     the local runtime, which reads the log in order. ``pipeline`` is used for parsing only.
     """
 
-    def __init__(self, pipeline: Pipeline, raw_partitions: int) -> None:
+    def __init__(
+        self,
+        pipeline: Pipeline,
+        raw_partitions: int,
+        clock: Callable[[], float] = wall.monotonic,
+    ) -> None:
         self.pipeline = pipeline
         self.upstream = WatermarkTracker(raw_partitions)
+        self.clock = clock
         self._heap: list[tuple[float, int, bytes, str, int]] = []
         self._sequence = itertools.count()
+        self._newest = -INFINITY  # the newest entry's time
+        self._last_entry = clock()  # when the last entry came
 
     def push(self, time: float | None, record: bytes, origin: str, token: int = 0) -> None:
         """Hold an entry (``time`` from the route stage; ``None``: parse it at once)."""
         moment = -INFINITY if time is None else time
         heapq.heappush(self._heap, (moment, next(self._sequence), record, origin, token))
+        self._newest = max(self._newest, moment)
+        self._last_entry = self.clock()
 
     def release(self, done: Callable[[int], None] | None = None) -> list[AccessEvent]:
         """Parse every held entry the watermark has passed, oldest first; ``done(token)``
@@ -266,8 +276,19 @@ class ParseStage:
 
     def flush(self) -> list[AccessEvent]:
         """Requests whose response did not come in time: by the upstream watermark, which
-        moves on in a quiet stream too, where the parser's own event clock stands still."""
-        return self.pipeline.flush(now=self.upstream.low)
+        moves on in a quiet stream too, where the parser's own event clock stands still.
+
+        Not beyond the newest entry, though, until entries have stopped coming for the pair
+        timeout in wall seconds (in a live stream the same moment). A quiet replay's
+        watermark leaps to the wall clock within seconds, and a shipper may only have
+        paused (a broker outage): a request given up then would meet its response after
+        the pause as a second event, dropped, and the request alone would have been scored
+        and learnt from (risks then differed from the local runtime's)."""
+        now = self.upstream.low
+        timeout = getattr(self.pipeline.parser, "pair_timeout", 0.0)
+        if self.clock() - self._last_entry < timeout:
+            now = min(now, self._newest)
+        return self.pipeline.flush(now=now)
 
     def watermark(self) -> float:
         """Everything older has been sent: no upstream will send older, nothing older waits."""

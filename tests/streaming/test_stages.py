@@ -422,22 +422,59 @@ def test_an_entry_without_a_time_is_parsed_at_once(pipeline):
 
 
 def test_an_unanswered_request_is_given_up_once_the_watermark_passes_the_pair_timeout(pipeline):
-    """A quiet stream: no later entry moves the parser's own clock, the watermark does."""
-    stage = ParseStage(pipeline, raw_partitions=2)
+    """A quiet live stream: no later entry moves the parser's own clock, the watermark
+    (the wall clock's, as the entries stopped) does."""
+    clock = Clock(0.0)
+    stage = ParseStage(pipeline, raw_partitions=2, clock=clock)
     stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
     stage.upstream.update(0, T0 + 1)
     stage.upstream.update(1, T0 + 1)
     assert stage.release() == []  # held by the parser for its response
+    clock.at += 59
     stage.upstream.update(0, T0 + 59)
     stage.upstream.update(1, T0 + 59)
     assert stage.flush() == []
     assert stage.watermark() == T0, "the held request holds the stage's watermark back"
+    clock.at += 2
     stage.upstream.update(1, T0 + 61)
     assert stage.flush() == [], "raw partition 0 is still within the pair timeout"
     stage.upstream.update(0, T0 + 61)
     given_up = stage.flush()
     assert [(e.event_id, e.time) for e in given_up] == [("r-1", T0)]
     assert stage.watermark() == T0 + 61
+
+
+def test_a_replay_that_pauses_keeps_an_unanswered_request_for_its_response(pipeline):
+    """A replay's shipper pauses (a broker outage) between a request and its response: the
+    quiet partitions vouch for the wall clock within seconds, yet the request waits (and
+    holds the stage back) until entries have stopped for the pair timeout; the response
+    coming after the pause makes one event with it, as in the local runtime."""
+    clock = Clock(0.0)
+    stage = ParseStage(pipeline, raw_partitions=1, clock=clock)
+    stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
+    stage.upstream.update(0, T0 + 1)
+    assert stage.release() == []
+    clock.at += 20  # the pause
+    stage.upstream.update(0, T0 + 30 * 86400)  # a replay of last month: the wall clock
+    assert stage.flush() == [], "given up during a pause"
+    assert stage.watermark() == T0
+    stage.upstream.update(0, T0 + 0.5)  # the pause is over: the watermark is taken back
+    stage.push(T0 + 0.5, vault_entry("response", "r-1", T0 + 0.5), "raw:0")
+    stage.upstream.update(0, T0 + 2)
+    events = stage.release()
+    assert [(e.event_id, e.time, e.outcome) for e in events] == [("r-1", T0 + 0.5, "ok")]
+
+
+def test_a_replay_that_ends_gives_an_unanswered_request_up_after_the_pair_timeout(pipeline):
+    clock = Clock(0.0)
+    stage = ParseStage(pipeline, raw_partitions=1, clock=clock)
+    stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
+    stage.upstream.update(0, T0 + 30 * 86400)
+    assert stage.release() == []  # held by the parser for its response
+    clock.at += 59
+    assert stage.flush() == []
+    clock.at += 1
+    assert [e.event_id for e in stage.flush()] == ["r-1"]
 
 
 # -- score stage -----------------------------------------------------------------------
