@@ -46,7 +46,6 @@ log = logging.getLogger(__name__)
 
 _TICK = 0.05  # seconds between ticks: batches out, watermarks forward
 _REPEAT = 1.0  # seconds after which an unchanged watermark is sent again (new owners)
-_CHECKPOINT = 10.0  # seconds between checkpoints of the population models
 _entries_decoder = msgspec.msgpack.Decoder(list[tuple[float | None, bytes]])
 _events_decoder = msgspec.msgpack.Decoder(list[AccessEvent])
 _event_encoder = msgspec.msgpack.Encoder()
@@ -97,7 +96,8 @@ class StreamingWorker:
         self.score_stages: dict[int, ScoreStage] = {}
         self._pipelines: dict[int, Pipeline] = {}
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
-        self._last_stats = self._last_checkpoint = wall.monotonic()
+        self._last_stats = wall.monotonic()
+        self._learnt: set[int] = set()  # partitions whose population models learnt since saved
         self._unconfirmed: list[Any] = []  # alert and action sends not yet acknowledged
         self._generation = 0  # counts give-aways (a state snapshot older than one is void)
         self.stats = stats
@@ -129,7 +129,7 @@ class StreamingWorker:
     def pipeline(self, partition: int) -> Pipeline:
         """The pipeline of one partition: its parser for entries, its model for events.
 
-        Its population models resume from the partition's last checkpoint, if any.
+        Its population models resume from the partition's last saved ones, if any.
         """
         pipeline = self._pipelines.get(partition)
         if pipeline is None:
@@ -143,14 +143,18 @@ class StreamingWorker:
             self._pipelines[partition] = pipeline
         return pipeline
 
-    def checkpoint(self, partitions: set[int] | None = None) -> None:
-        """Write the population models of (some of) this worker's partitions."""
+    def populations(self, partitions: set[int] | None = None) -> list[tuple[int, bytes]]:
+        """The population models of (some of) this worker's partitions, as they are now."""
+        return [
+            (partition, pickle.dumps(pipeline.model.detectors, protocol=pickle.HIGHEST_PROTOCOL))
+            for partition, pipeline in self._pipelines.items()
+            if partitions is None or partition in partitions
+        ]
+
+    def write_populations(self, populations: list[tuple[int, bytes]]) -> None:
         table = self.tables.populations
-        for partition, pipeline in self._pipelines.items():
-            if partitions is not None and partition not in partitions:
-                continue
+        for partition, value in populations:
             key = str(partition).encode()
-            value = pickle.dumps(pipeline.model.detectors, protocol=pickle.HIGHEST_PROTOCOL)
             table.data[key] = value
             table.send_changelog(partition, key, value, value_serializer="raw")
 
@@ -195,8 +199,12 @@ class StreamingWorker:
         self._unconfirmed += sent
 
     async def save_state(self) -> None:
-        """Identity states to the changelog, once the broker has every alert and action
+        """Identity states and the population models of the partitions that learnt (as
+        they stood together) to the changelog, once the broker has every alert and action
         request sent for the events they have applied; then those events are acknowledged.
+        (Population models written on their own, every ten seconds, lagged the states: a
+        successor skipped events the states had applied that its population models had
+        never learnt, and its risks, and alerts, differed.)
 
         The two orders matter. A state names the last event it applied, and a successor
         skips the events up to it: were the state on the broker before an alert it implies,
@@ -208,6 +216,7 @@ class StreamingWorker:
         flushes them before it commits), then the events are acknowledged.
         """
         snapshot = self.identities.snapshot()
+        populations, self._learnt = self.populations(self._learnt), set()
         scored = self.score_holds.take_ready()
         pending, self._unconfirmed = self._unconfirmed, []
         generation = self._generation
@@ -218,9 +227,11 @@ class StreamingWorker:
         if failed:
             log.error("%d alert sends failed (%s): states kept back", len(failed), failed[0])
             self.identities.mark_dirty([identity for _, identity, _ in snapshot])
+            self._learnt.update(partition for partition, _ in populations)
             self.score_holds.restore(scored)
             return
         self.identities.write(snapshot)
+        self.write_populations(populations)
         self.score_holds.acknowledge(scored)
 
     def _broadcast_mark(self, topic: Any, name: str, source: int, mark: float) -> None:
@@ -325,7 +336,7 @@ class StreamingWorker:
                 partition = event.message.partition
                 stage = self.parse_stage(partition)
                 if event.key == WATERMARK_KEY:
-                    stage.upstream.update(*decode_watermark(event.value))
+                    stage.upstream.update(*decode_watermark(event.value), event.message.timestamp)
                     self.parse_holds.hold(event, 0)
                 else:
                     items = _entries_decoder.decode(event.value)
@@ -340,10 +351,11 @@ class StreamingWorker:
         @app.agent(topics.events, name="score")
         async def score(stream: Any) -> None:
             async for event in stream.noack().events():
-                stage = self.score_stage(event.message.partition)
+                partition = event.message.partition
+                stage = self.score_stage(partition)
                 holds = self.score_holds
                 if event.key == WATERMARK_KEY:
-                    stage.upstream.update(*decode_watermark(event.value))
+                    stage.upstream.update(*decode_watermark(event.value), event.message.timestamp)
                     holds.hold(event, 0)
                 else:
                     batch = _events_decoder.decode(event.value)
@@ -351,8 +363,7 @@ class StreamingWorker:
                     for access in batch:
                         if not stage.push(access, token):
                             holds.done(token)  # a duplicate: nothing more to do
-                for scored in stage.release(holds.done):
-                    self._send_scored(scored)
+                self._release_score(partition)
 
         @app.agent(topics.alerts, name="deliver")
         async def deliver(stream: Any) -> None:
@@ -405,7 +416,7 @@ class StreamingWorker:
         self._flush_route()
         self._flush_parse()
         self.identities.flush(only=partitions)
-        self.checkpoint(partitions)
+        self.write_populations(self.populations(partitions))
         for partition in raw:
             self.route_stage.forget(partition)
         self._sent_marks.clear()
@@ -432,6 +443,14 @@ class StreamingWorker:
         """Entries to the producer, then their raw lines may be acknowledged."""
         self.entry_outbox.flush()
         self.route_holds.acknowledge()
+
+    def _release_score(self, partition: int) -> None:
+        """Score what the watermark lets through (the population models learn from it)."""
+        scored = self.score_stage(partition).release(self.score_holds.done)
+        if scored:
+            self._learnt.add(partition)
+        for event in scored:
+            self._send_scored(event)
 
     def _release_parse(self, partition: int) -> None:
         for access in self.parse_stage(partition).release(self.parse_holds.done):
@@ -464,12 +483,8 @@ class StreamingWorker:
             stage = self.parse_stage(partition)
             self._broadcast_mark(self.topics.events, "parse", partition, stage.watermark())
         for partition in self._assigned(settings.events_topic):
-            for scored in self.score_stage(partition).release(self.score_holds.done):
-                self._send_scored(scored)
+            self._release_score(partition)
         now = wall.monotonic()
-        if now - self._last_checkpoint >= _CHECKPOINT:
-            self._last_checkpoint = now
-            self.checkpoint()
         if now - self._last_stats >= 1.0:
             self._last_stats = now
             if self.stats is not None:

@@ -91,14 +91,26 @@ class WatermarkTracker:
     """The lowest watermark over a fixed number of upstream sources.
 
     A source never heard from holds everything back (``-inf``); an idle source reports
-    ``inf`` (caught up).
+    ``inf`` (caught up). A watermark sent before ``since`` (wall clock; by default the
+    tracker's creation) is stale and not taken: it speaks of an earlier reading of the
+    upstream partitions. After a failover, a restart or any rebalance, the new owners read
+    them again from their committed offsets, older than what the previous owners' last
+    watermarks promised (after a broker outage, the wall clock's), and a new stage that
+    took those would pass the first lines it holds, then meet older ones: hundreds of
+    events scored late, out of order. Owners repeat their watermarks every second, so a
+    new stage waits no longer than that for fresh ones (worker clocks are taken to agree
+    to well under a second, as NTP keeps them).
     """
 
-    def __init__(self, sources: int) -> None:
+    def __init__(self, sources: int, since: float | None = None) -> None:
         self.marks = [-INFINITY] * sources
+        self.since = wall.time() if since is None else since
 
-    def update(self, source: int, time: float) -> None:
-        if 0 <= source < len(self.marks):
+    def update(self, source: int, time: float, sent: float | None = INFINITY) -> None:
+        """``source`` has reached ``time``, as a watermark sent at ``sent`` says (``None``:
+        a broker that keeps no time stamps; taken)."""
+        stale = sent is not None and sent < self.since
+        if 0 <= source < len(self.marks) and not stale:
             self.marks[source] = time
 
     @property

@@ -78,10 +78,10 @@ async def fetched_ends(
     """The partitions' end offsets as a fetch reports them, given the broker's answer to an
     end-offset query (``listed``), which Tansu gives low: the first offset of the
     partition's last batch, plus one. Faust's table recovery reads a changelog up to that
-    end only, and the newer states of the last batch came in after the recovery, over
-    states the worker had since moved on from. One fetch from the listed end's batch reads
-    the real end; with Kafka it is the same number. ``consumer`` makes the consumer that
-    reads it (of no group; started and stopped here)."""
+    end only: the newer states of the last batch could be missed, or come in after the
+    recovery, over states the worker had since moved on from. One fetch from the listed
+    end's batch reads the real end; with Kafka it is the same number. ``consumer`` makes
+    the consumer that reads it (of no group; started and stopped here)."""
     probed = {tp: end for tp, end in listed.items() if end}
     if not probed:
         return dict(listed)

@@ -208,6 +208,20 @@ def test_the_watermark_is_the_lowest_upstream_and_a_silent_source_holds_everythi
     assert tracker.low == T0 + 7
 
 
+def test_a_watermark_sent_before_the_stage_existed_is_not_taken():
+    """After a rebalance the new owners read the upstream partitions again from their
+    committed offsets; the previous owners' last watermarks, still on the topic, promised
+    more than that (after a broker outage, the wall clock): taken, they would let a new
+    stage pass the entries it holds before older ones come again."""
+    tracker = WatermarkTracker(2, since=T0)
+    tracker.update(0, T0 + 3600, sent=T0 - 5)  # the previous owner's, before the failover
+    tracker.update(1, T0 + 3600, sent=T0 - 5)
+    assert tracker.low == -INF
+    tracker.update(0, T0 - 60, sent=T0 + 0.2)  # the new owner's, from its committed offset
+    tracker.update(1, T0 - 50, sent=None)  # a broker without time stamps: taken
+    assert tracker.low == T0 - 60
+
+
 class Clock:
     """A clock the test moves by hand."""
 

@@ -23,9 +23,8 @@ from .conftest import Broker, Worker, eventually, free_port, pipeline_file
 RAW_PARTITIONS = 4
 NO_BROKER = "kafka://127.0.0.1:9"  # the local runtime never connects
 
-# Known issues on the dev broker (CHANGELOG): after a broker outage some events can still
-# come late, and Tansu's low end-offset answer can cut a table recovery short. Such a run
-# is tried once more, on topics and a group of its own; a test that fails twice fails.
+# These share two cores with a broker and each other: a timing-bound wait can run out. Such
+# a run is tried once more, on topics and a group of its own; a test that fails twice fails.
 pytestmark = pytest.mark.flaky(reruns=1)
 
 
@@ -96,13 +95,20 @@ def alerts_on(broker: Broker, topic: str) -> list[dict]:
     return [orjson.loads(value) for _, value in broker.consume(topic)]
 
 
-def assert_same_alerts(streamed: list[dict], local: dict[str, dict]) -> None:
-    by_id = {alert["event_id"]: alert for alert in streamed}
-    assert len(by_id) == len(streamed), "an event was alerted on twice"
-    assert set(by_id) == set(local)
-    for event_id, alert in by_id.items():
+def assert_same_alerts(
+    streamed: list[dict], local: dict[str, dict], replays: bool = False, risks: float = 1e-9
+) -> None:
+    """The local runtime's alerts: the same event ids, decisions and risks (within
+    ``risks``). ``replays``: after a fault an alert may be sent again (at least once)."""
+    by_id: dict[str, dict] = {}
+    for alert in streamed:
+        first = by_id.setdefault(alert["event_id"], alert)
+        assert replays or first is alert, f"an event was alerted on twice: {alert['event_id']}"
+    assert set(by_id) == set(local), "an alert was lost or invented"
+    for alert in streamed:
+        event_id = alert["event_id"]
         assert alert["decision"] == local[event_id]["decision"], event_id
-        assert abs(alert["risk"] - local[event_id]["risk"]) <= 1e-9, event_id
+        assert abs(alert["risk"] - local[event_id]["risk"]) <= risks, event_id
 
 
 def test_one_worker_gives_the_local_runtimes_alerts(broker, organisation, local_alerts, tmp_path):
@@ -206,14 +212,12 @@ def test_a_killed_worker_is_replaced_and_loses_nothing(
     finally:
         victim.stop()
         survivor.stop()
-    streamed = {a["event_id"]: a for a in alerts_on(broker, f"{app}.alerts")}
-    # At least once in: every alert the local runtime raised is there ...
-    missing = set(local_alerts) - set(streamed)
-    assert len(missing) <= 2, f"alerts lost: {sorted(missing)}"
-    # ... and the recovered baselines hold: the replacement does not alert on the normal
-    # traffic of identities it took over (a lost baseline would alert on nearly all of it).
-    extra = set(streamed) - set(local_alerts)
-    assert len(extra) <= max(3, len(local_alerts) // 10), f"{len(extra)} new alerts after failover"
+    # At least once in, and nothing learnt twice or missed: the successor resumes each
+    # identity's state and its partition's population models as they stood together, so
+    # the alerts are the local runtime's (a lost baseline would alert on nearly all the
+    # normal traffic of the identities it took over). Risks may move a little: what the
+    # victim's parsers knew of tokens is not kept (README: known issues).
+    assert_same_alerts(alerts_on(broker, f"{app}.alerts"), local_alerts, replays=True, risks=0.01)
     # Once out: downstream of the dedup no alert id appears twice.
     delivered = [a["alert_id"] for a in alerts_on(broker, f"{app}.notifications")]
     assert len(delivered) == len(set(delivered))
@@ -254,11 +258,7 @@ def ride_out_a_broker_fault(
     finally:
         worker.stop()
     assert worker.process.returncode is not None
-    streamed = {a["event_id"]: a for a in alerts_on(broker, f"{app}.alerts")}
-    assert set(streamed) == set(local_alerts), "an alert was lost or invented"
-    for event_id, alert in streamed.items():
-        assert alert["decision"] == local_alerts[event_id]["decision"], event_id
-        assert abs(alert["risk"] - local_alerts[event_id]["risk"]) <= 1e-9, event_id
+    assert_same_alerts(alerts_on(broker, f"{app}.alerts"), local_alerts, replays=True)
     delivered = [a["alert_id"] for a in alerts_on(broker, f"{app}.notifications")]
     assert len(delivered) == len(set(delivered)) == len(local_alerts)
 
