@@ -33,7 +33,7 @@ from detector.streaming.codec import WATERMARK_KEY, decode_watermark, encode_wat
 from detector.streaming.identity_table import IdentityTable
 from detector.streaming.outbox import MAX_BATCH_BYTES, Holds, Outbox
 from detector.streaming.settings import StreamingSection, with_environment
-from detector.streaming.stages import ParseStage, RouteStage, ScoreStage
+from detector.streaming.stages import EntryProgress, ParseStage, RouteStage, ScoreStage
 from detector.streaming.tables import Tables
 from detector.streaming.topics import Topics
 
@@ -93,6 +93,7 @@ class StreamingWorker:
             replay_idle=self.settings.replay_idle,
         )
         self.parse_stages: dict[int, ParseStage] = {}
+        self.entry_progress = EntryProgress()
         self.score_stages: dict[int, ScoreStage] = {}
         self._pipelines: dict[int, Pipeline] = {}
         self._sent_marks: dict[tuple[str, int], tuple[float, float]] = {}
@@ -162,7 +163,7 @@ class StreamingWorker:
         stage = self.parse_stages.get(partition)
         if stage is None:
             stage = self.parse_stages[partition] = ParseStage(
-                self.pipeline(partition), self.settings.raw_partitions
+                self.pipeline(partition), self.settings.raw_partitions, self.entry_progress
             )
         return stage
 

@@ -21,7 +21,14 @@ from detector.event import AccessEvent
 from detector.parsers.timestamps import parse_timestamp
 from detector.pipeline import Pipeline, ScoredEvent
 
-__all__ = ["ParseStage", "RouteStage", "ScoreStage", "WatermarkTracker", "routing_key"]
+__all__ = [
+    "EntryProgress",
+    "ParseStage",
+    "RouteStage",
+    "ScoreStage",
+    "WatermarkTracker",
+    "routing_key",
+]
 
 INFINITY = math.inf
 
@@ -245,6 +252,38 @@ class RouteStage:
         return self.idle if live else self.replay_idle
 
 
+class EntryProgress:
+    """The newest entry time the parse stages of a worker have taken, and when an entry
+    last came (``clock``: monotonic): how far the entries themselves have brought event
+    time, whatever the watermarks vouch for. Shared by the worker's parse stages, since
+    one partition's entries may pause while the others' go on."""
+
+    def __init__(
+        self,
+        clock: Callable[[], float] = wall.monotonic,
+        now: Callable[[], float] = wall.time,
+        live_within: float = 60.0,
+    ) -> None:
+        self.clock = clock
+        self.now = now
+        self.live_within = live_within
+        self.newest = -INFINITY
+        self.last_entry = clock()
+
+    def saw(self, time: float) -> None:
+        if time > self.newest:
+            self.newest = time
+        self.last_entry = self.clock()
+
+    def bound(self, timeout: float) -> float:
+        """How far event time may be taken to have come when giving requests up: in a
+        replay (the newest entry is old) whose entries came within ``timeout`` wall
+        seconds, the newest entry's time; otherwise as far as the watermarks say (inf)."""
+        replay = self.newest < self.now() - self.live_within
+        recent = self.clock() - self.last_entry < timeout
+        return self.newest if replay and recent else INFINITY
+
+
 class ParseStage:
     """Keyed entries of one partition → events, parsed in event-time order.
 
@@ -257,22 +296,19 @@ class ParseStage:
         self,
         pipeline: Pipeline,
         raw_partitions: int,
-        clock: Callable[[], float] = wall.monotonic,
+        progress: EntryProgress | None = None,
     ) -> None:
         self.pipeline = pipeline
         self.upstream = WatermarkTracker(raw_partitions)
-        self.clock = clock
+        self.progress = progress or EntryProgress()
         self._heap: list[tuple[float, int, bytes, str, int]] = []
         self._sequence = itertools.count()
-        self._newest = -INFINITY  # the newest entry's time
-        self._last_entry = clock()  # when the last entry came
 
     def push(self, time: float | None, record: bytes, origin: str, token: int = 0) -> None:
         """Hold an entry (``time`` from the route stage; ``None``: parse it at once)."""
         moment = -INFINITY if time is None else time
         heapq.heappush(self._heap, (moment, next(self._sequence), record, origin, token))
-        self._newest = max(self._newest, moment)
-        self._last_entry = self.clock()
+        self.progress.saw(moment)
 
     def release(self, done: Callable[[int], None] | None = None) -> list[AccessEvent]:
         """Parse every held entry the watermark has passed, oldest first; ``done(token)``
@@ -290,17 +326,15 @@ class ParseStage:
         """Requests whose response did not come in time: by the upstream watermark, which
         moves on in a quiet stream too, where the parser's own event clock stands still.
 
-        Not beyond the newest entry, though, until entries have stopped coming for the pair
-        timeout in wall seconds (in a live stream the same moment). A quiet replay's
+        In a replay, not beyond the newest entry (of any of the worker's parse stages),
+        though, until entries have stopped coming for the pair timeout in wall seconds. A
+        quiet replay's
         watermark leaps to the wall clock within seconds, and a shipper may only have
         paused (a broker outage): a request given up then would meet its response after
         the pause as a second event, dropped, and the request alone would have been scored
         and learnt from (risks then differed from the local runtime's)."""
-        now = self.upstream.low
         timeout = getattr(self.pipeline.parser, "pair_timeout", 0.0)
-        if self.clock() - self._last_entry < timeout:
-            now = min(now, self._newest)
-        return self.pipeline.flush(now=now)
+        return self.pipeline.flush(now=min(self.upstream.low, self.progress.bound(timeout)))
 
     def watermark(self) -> float:
         """Everything older has been sent: no upstream will send older, nothing older waits."""

@@ -17,6 +17,7 @@ from detector.event import AccessEvent, format_time
 from detector.parsers.timestamps import parse_timestamp
 from detector.pipeline import Pipeline
 from detector.streaming.stages import (
+    EntryProgress,
     ParseStage,
     RouteStage,
     ScoreStage,
@@ -439,17 +440,17 @@ def test_an_unanswered_request_is_given_up_once_the_watermark_passes_the_pair_ti
     """A quiet live stream: no later entry moves the parser's own clock, the watermark
     (the wall clock's, as the entries stopped) does."""
     clock = Clock(0.0)
-    stage = ParseStage(pipeline, raw_partitions=2, clock=clock)
+    live = EntryProgress(clock, now=lambda: T0 + 5)
+    stage = ParseStage(pipeline, raw_partitions=2, progress=live)
     stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
     stage.upstream.update(0, T0 + 1)
     stage.upstream.update(1, T0 + 1)
     assert stage.release() == []  # held by the parser for its response
-    clock.at += 59
+    clock.at += 1  # (live, the watermark alone decides: no wall-clock wait of its own)
     stage.upstream.update(0, T0 + 59)
     stage.upstream.update(1, T0 + 59)
     assert stage.flush() == []
     assert stage.watermark() == T0, "the held request holds the stage's watermark back"
-    clock.at += 2
     stage.upstream.update(1, T0 + 61)
     assert stage.flush() == [], "raw partition 0 is still within the pair timeout"
     stage.upstream.update(0, T0 + 61)
@@ -464,7 +465,7 @@ def test_a_replay_that_pauses_keeps_an_unanswered_request_for_its_response(pipel
     holds the stage back) until entries have stopped for the pair timeout; the response
     coming after the pause makes one event with it, as in the local runtime."""
     clock = Clock(0.0)
-    stage = ParseStage(pipeline, raw_partitions=1, clock=clock)
+    stage = ParseStage(pipeline, raw_partitions=1, progress=EntryProgress(clock))
     stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
     stage.upstream.update(0, T0 + 1)
     assert stage.release() == []
@@ -479,9 +480,30 @@ def test_a_replay_that_pauses_keeps_an_unanswered_request_for_its_response(pipel
     assert [(e.event_id, e.time, e.outcome) for e in events] == [("r-1", T0 + 0.5, "ok")]
 
 
+def test_an_unanswered_request_is_given_up_as_other_partitions_entries_move_time_on(pipeline):
+    """One entries partition goes quiet (its token is not used again) while the others'
+    entries go on: their event time gives the request up, not a minute of the wall clock
+    (the request holds every score stage back meanwhile)."""
+    clock = Clock(0.0)
+    progress = EntryProgress(clock)
+    quiet = ParseStage(pipeline, raw_partitions=1, progress=progress)
+    busy = ParseStage(
+        build_pipeline(load_pipeline_file(REPO / "pipelines" / "vault-local.toml")),
+        raw_partitions=1,
+        progress=progress,
+    )
+    quiet.push(T0, vault_entry("request", "r-1", T0), "raw:0")
+    quiet.upstream.update(0, T0 + 1)
+    assert quiet.release() == []
+    clock.at += 1
+    busy.push(T0 + 61, vault_entry("response", "r-2", T0 + 61), "raw:0")
+    quiet.upstream.update(0, T0 + 61)
+    assert [e.event_id for e in quiet.flush()] == ["r-1"]
+
+
 def test_a_replay_that_ends_gives_an_unanswered_request_up_after_the_pair_timeout(pipeline):
     clock = Clock(0.0)
-    stage = ParseStage(pipeline, raw_partitions=1, clock=clock)
+    stage = ParseStage(pipeline, raw_partitions=1, progress=EntryProgress(clock))
     stage.push(T0, vault_entry("request", "r-1", T0), "raw:0")
     stage.upstream.update(0, T0 + 30 * 86400)
     assert stage.release() == []  # held by the parser for its response
