@@ -31,6 +31,7 @@ __all__ = [
 ]
 
 INFINITY = math.inf
+LIVE_WITHIN = 60.0  # seconds behind the wall clock within which a stream counts as live
 
 
 def routing_key(record: bytes) -> tuple[bytes, float | None]:
@@ -165,7 +166,7 @@ class RouteStage:
         clock: Callable[[], float] = wall.monotonic,
         now: Callable[[], float] = wall.time,
         replay_idle: float = 5.0,
-        live_within: float = 60.0,
+        live_within: float = LIVE_WITHIN,
     ):
         self.lateness = lateness
         self.idle = idle
@@ -262,7 +263,7 @@ class EntryProgress:
         self,
         clock: Callable[[], float] = wall.monotonic,
         now: Callable[[], float] = wall.time,
-        live_within: float = 60.0,
+        live_within: float = LIVE_WITHIN,
     ) -> None:
         self.clock = clock
         self.now = now
@@ -328,11 +329,10 @@ class ParseStage:
 
         In a replay, not beyond the newest entry (of any of the worker's parse stages),
         though, until entries have stopped coming for the pair timeout in wall seconds. A
-        quiet replay's
-        watermark leaps to the wall clock within seconds, and a shipper may only have
-        paused (a broker outage): a request given up then would meet its response after
-        the pause as a second event, dropped, and the request alone would have been scored
-        and learnt from (risks then differed from the local runtime's)."""
+        quiet replay's watermark leaps to the wall clock within seconds, and a shipper may
+        only have paused (a broker outage): a request given up then would meet its
+        response after the pause as a second event, dropped, and the request alone would
+        have been scored and learnt from (risks then differed from the local runtime's)."""
         timeout = getattr(self.pipeline.parser, "pair_timeout", 0.0)
         return self.pipeline.flush(now=min(self.upstream.low, self.progress.bound(timeout)))
 
