@@ -104,9 +104,9 @@ def request_id(line: bytes) -> str:
     return orjson.loads(line)["request"]["id"]
 
 
-def stamped_lines(lines: list[bytes]) -> Iterator[bytes]:
+def stamped_lines(lines: list[bytes]) -> Iterator[tuple[str, bytes]]:
     """Request/response pairs from the end of the log, sent again as new calls, stamped
-    with the time they are made (for ever: the caller stops)."""
+    with the time they are made (for ever: the caller stops); each with its request id."""
     entries: dict[str, list[dict]] = {}
     for line in lines[-20_000:]:
         entry = orjson.loads(line)
@@ -117,7 +117,7 @@ def stamped_lines(lines: list[bytes]) -> Iterator[bytes]:
         for entry in pair:
             entry["time"] = dt.datetime.now(dt.UTC).isoformat().replace("+00:00", "Z")
             entry["request"]["id"] = call
-            yield orjson.dumps(entry)
+            yield call, orjson.dumps(entry)
 
 
 async def send_lines(producer: AIOKafkaProducer, topic: str, lines: list[bytes], packed: bool):
@@ -132,9 +132,9 @@ async def produce_live(args: argparse.Namespace, bootstrap: str, topic: str, log
     a second; the time each call's last line was sent goes to ``log`` + ``.sent``."""
     lines = log.read_bytes().splitlines()
     if args.stamped:
-        source: Iterator[bytes] = stamped_lines(lines)
-    else:
-        source = iter(lines[-int(args.rate * args.live) :])
+        source: Iterator[tuple[str, bytes]] = stamped_lines(lines)
+    else:  # the ids read now, not while the clock runs (the worker shares the cores)
+        source = iter([(request_id(line), line) for line in lines[-int(args.rate * args.live) :]])
     producer = AIOKafkaProducer(bootstrap_servers=bootstrap, linger_ms=2)
     await producer.start()
     sent: dict[str, float] = {}
@@ -147,10 +147,10 @@ async def produce_live(args: argparse.Namespace, bootstrap: str, topic: str, log
             due = max(0, int(elapsed * args.rate) - count)
             batch = list(itertools.islice(source, due))
             count += len(batch)
-            await send_lines(producer, topic, batch, args.packed)
+            await send_lines(producer, topic, [line for _, line in batch], args.packed)
             now = time.time()
-            for line in batch:
-                sent[request_id(line)] = now
+            for call, _ in batch:
+                sent[call] = now
             if len(batch) < due:
                 break  # the whole log is sent
             await asyncio.sleep(0.002)

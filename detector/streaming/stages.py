@@ -34,6 +34,12 @@ INFINITY = math.inf
 LIVE_WITHIN = 60.0  # seconds behind the wall clock within which a stream counts as live
 
 
+def _live(newest: float, now: float, within: float) -> bool:
+    """Whether a stream whose newest line is of ``newest`` is live (not a replay or a
+    backlog) at wall-clock time ``now``."""
+    return newest >= now - within
+
+
 def routing_key(record: bytes) -> tuple[bytes, float | None]:
     """The key a raw audit line travels under, and its event time if it has one.
 
@@ -249,7 +255,7 @@ class RouteStage:
     def _quiet_time(self, partition: int) -> float:
         """How long a partition must go unheard to count as quiet: ``idle`` in a live
         stream, ``replay_idle`` in a replay or a backlog (its newest line is old)."""
-        live = self.newest.get(partition, -INFINITY) >= self.now() - self.live_within
+        live = _live(self.newest.get(partition, -INFINITY), self.now(), self.live_within)
         return self.idle if live else self.replay_idle
 
 
@@ -280,7 +286,7 @@ class EntryProgress:
         """How far event time may be taken to have come when giving requests up: in a
         replay (the newest entry is old) whose entries came within ``timeout`` wall
         seconds, the newest entry's time; otherwise as far as the watermarks say (inf)."""
-        replay = self.newest < self.now() - self.live_within
+        replay = not _live(self.newest, self.now(), self.live_within)
         recent = self.clock() - self.last_entry < timeout
         return self.newest if replay and recent else INFINITY
 

@@ -393,6 +393,10 @@ def test_a_new_owner_whose_committed_offset_is_at_the_end_counts_as_caught_up(cl
 
 @pytest.fixture
 def pipeline() -> Pipeline:
+    return vault_local()
+
+
+def vault_local() -> Pipeline:
     """The shipped vault-local pipeline (pair timeout 60 s)."""
     return build_pipeline(load_pipeline_file(REPO / "pipelines" / "vault-local.toml"))
 
@@ -487,11 +491,7 @@ def test_an_unanswered_request_is_given_up_as_other_partitions_entries_move_time
     clock = Clock(0.0)
     progress = EntryProgress(clock)
     quiet = ParseStage(pipeline, raw_partitions=1, progress=progress)
-    busy = ParseStage(
-        build_pipeline(load_pipeline_file(REPO / "pipelines" / "vault-local.toml")),
-        raw_partitions=1,
-        progress=progress,
-    )
+    busy = ParseStage(vault_local(), raw_partitions=1, progress=progress)
     quiet.push(T0, vault_entry("request", "r-1", T0), "raw:0")
     quiet.upstream.update(0, T0 + 1)
     assert quiet.release() == []
